@@ -1,0 +1,2 @@
+export type { HostTensor } from '../io/safetensors';
+export type { Tolerance } from './cases';
