@@ -273,6 +273,10 @@ export class SafetensorsCheckpoint {
     return [...this.where.keys()];
   }
 
+  has(name: string): boolean {
+    return this.where.has(name);
+  }
+
   info(name: string): TensorInfo & { file: string } {
     const f = this.where.get(name);
     if (!f) throw new SafetensorsError(`checkpoint has no tensor '${name}'`);

@@ -1,0 +1,100 @@
+// ClvpSelfAttention (modeling_clvp.py): q/k/v/out projections, q scaled by head_dim^-0.5, optional
+// (partial) rotary on q, k and v, additive mask, optional KV cache. Used by the encoders (with
+// rotary), the conditioning encoder's mel blocks (no mask, no rotary) and the decoder (causal, cache).
+import * as tf from '@tensorflow/tfjs-core';
+import { ParamSource } from '../models/weights';
+import { KVCache } from './kv_cache';
+import { Linear } from './linear';
+import { applyRotary } from './rotary';
+
+export interface AttentionOptions {
+  /** rotary cos/sin tables [T, 1, rotaryDim] for positions 0..T-1 */
+  rotary?: { cos: tf.Tensor; sin: tf.Tensor };
+  /** additive mask [B or 1, 1, T, S] */
+  mask?: tf.Tensor4D | null;
+  /** decoder cache and the layer index inside it */
+  cache?: { cache: KVCache; layer: number };
+  outputAttentions?: boolean;
+  /** compute queries only for the first position (the conditioning encoder's last block only uses frame 0) */
+  firstQueryOnly?: boolean;
+}
+
+export class ClvpSelfAttention {
+  readonly q_proj: Linear;
+  readonly k_proj: Linear;
+  readonly v_proj: Linear;
+  readonly out_proj: Linear;
+  readonly headDim: number;
+  readonly scale: number;
+
+  constructor(src: ParamSource, readonly name: string, readonly embedDim: number, readonly numHeads: number, useBias: boolean) {
+    if (embedDim % numHeads !== 0) throw new Error(`${name}: embed_dim ${embedDim} is not divisible by num_heads ${numHeads}`);
+    this.headDim = embedDim / numHeads;
+    this.scale = this.headDim ** -0.5;
+    // HF creates k, v, q, then out (the order only matters for random init streams).
+    this.k_proj = new Linear(src, `${name}.k_proj`, embedDim, embedDim, { bias: useBias });
+    this.v_proj = new Linear(src, `${name}.v_proj`, embedDim, embedDim, { bias: useBias });
+    this.q_proj = new Linear(src, `${name}.q_proj`, embedDim, embedDim, { bias: useBias });
+    this.out_proj = new Linear(src, `${name}.out_proj`, embedDim, embedDim, { bias: true });
+  }
+
+  /** x: [B, T, E] -> output [B, T, E] (or [B, 1, E] with firstQueryOnly) and optional probabilities. */
+  forward(x: tf.Tensor3D, opts: AttentionOptions = {}): { output: tf.Tensor3D; attentions?: tf.Tensor4D } {
+    const [b, t] = x.shape;
+    const h = this.numHeads;
+    const hd = this.headDim;
+    let attentions: tf.Tensor4D | undefined;
+    const output = tf.tidy(() => {
+      const qIn = opts.firstQueryOnly ? tf.slice(x, [0, 0, 0], [-1, 1, -1]) : x;
+      const tq = opts.firstQueryOnly ? 1 : t;
+      let q = tf.reshape(tf.mul(this.q_proj.apply(qIn), this.scale), [b, tq, h, hd]); // [B, Tq, H, hd]
+      let k = tf.reshape(this.k_proj.apply(x), [b, t, h, hd]); // [B, T, H, hd]
+      let v = tf.reshape(this.v_proj.apply(x), [b, t, h, hd]);
+      if (opts.rotary) {
+        const { cos, sin } = opts.rotary;
+        q = applyRotary(q, tq === t ? cos : tf.slice(cos, 0, tq), tq === t ? sin : tf.slice(sin, 0, tq));
+        k = applyRotary(k, cos, sin);
+        v = applyRotary(v, cos, sin);
+      }
+      const q4 = tf.transpose(q, [0, 2, 1, 3]) as tf.Tensor4D; // [B, H, Tq, hd]
+      const kT = tf.transpose(k, [0, 2, 3, 1]) as tf.Tensor4D; // [B, H, hd, T]
+      const v4 = tf.transpose(v, [0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, hd]
+      let keysT: tf.Tensor4D[] = [kT];
+      let values: tf.Tensor4D[] = [v4];
+      if (opts.cache) {
+        const chunks = opts.cache.cache.append(opts.cache.layer, kT, v4);
+        keysT = chunks.keysT;
+        values = chunks.values;
+      }
+      const { context, probs } = attend(q4, keysT, values, opts.mask ?? null);
+      if (opts.outputAttentions) attentions = tf.keep(probs);
+      const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [b, tq, this.embedDim]);
+      return this.out_proj.apply(merged) as tf.Tensor3D;
+    });
+    return { output, attentions };
+  }
+
+  dispose(): void {
+    for (const l of [this.q_proj, this.k_proj, this.v_proj, this.out_proj]) l.dispose();
+  }
+}
+
+/**
+ * softmax(q @ K + mask) @ V over keys split in chunks (see kv_cache.ts): scores are computed per
+ * chunk and concatenated, so no chunk of the cache is copied.
+ * q [B, H, T, hd]; keysT[i] [B, H, hd, S_i]; values[i] [B, H, S_i, hd]; mask [B|1, 1, T, sum S_i].
+ */
+export function attend(q: tf.Tensor4D, keysT: tf.Tensor4D[], values: tf.Tensor4D[], mask: tf.Tensor4D | null): { context: tf.Tensor4D; probs: tf.Tensor4D } {
+  return tf.tidy(() => {
+    const parts = keysT.map((k) => tf.matMul(q, k));
+    let scores = parts.length === 1 ? parts[0] : tf.concat(parts, 3);
+    if (mask) scores = tf.add(scores, mask);
+    const probs = tf.softmax(scores, -1) as tf.Tensor4D;
+    if (values.length === 1) return { context: tf.matMul(probs, values[0]) as tf.Tensor4D, probs };
+    const sizes = values.map((v) => v.shape[2]);
+    const pieces = tf.split(probs, sizes, 3);
+    let context = tf.matMul(pieces[0], values[0]);
+    for (let i = 1; i < values.length; i++) context = tf.add(context, tf.matMul(pieces[i], values[i]));
+    return { context: context as tf.Tensor4D, probs };
+  });
+}

@@ -1,0 +1,78 @@
+// ClvpRotaryPositionalEmbedding and apply_rotary_pos_emb (modeling_clvp.py). CLVP rotates queries,
+// keys AND values, and only the first `dim` features of each head ("partial rotary").
+import * as tf from '@tensorflow/tfjs-core';
+import { ClvpEncoderConfig, rotaryDim } from '../models/configuration_clvp';
+import { ParamSource } from '../models/weights';
+
+/** inv_freq = 1 / 10000^(arange(0, dim, 2) / dim), computed in float32 as torch does. */
+export function rotaryInvFreq(dim: number): Float32Array {
+  const out = new Float32Array(dim / 2);
+  for (let i = 0; i < dim / 2; i++) out[i] = 1 / Math.fround(10000 ** Math.fround((2 * i) / dim));
+  return out;
+}
+
+export class RotaryEmbedding {
+  readonly dim: number;
+  readonly invFreq: Float32Array;
+  private cache: { length: number; cos: tf.Tensor; sin: tf.Tensor } | undefined;
+
+  constructor(src: ParamSource, readonly name: string, config: ClvpEncoderConfig) {
+    this.dim = rotaryDim(config);
+    // inv_freq is a persisted buffer in HF checkpoints: the loader checks it against this value.
+    const buf = src.take({ name: `${name}.inv_freq`, shape: [this.dim / 2], layout: 'same', init: { kind: 'buffer', values: rotaryInvFreq(this.dim) } });
+    this.invFreq = buf.dataSync() as Float32Array;
+    buf.dispose();
+  }
+
+  /** cos and sin tables [T, 1, dim] (broadcast over heads of [B, T, heads, headDim]). */
+  tables(length: number): { cos: tf.Tensor; sin: tf.Tensor } {
+    if (this.cache && this.cache.length === length) return this.cache;
+    this.disposeCache();
+    const half = this.dim / 2;
+    const cos = new Float32Array(length * this.dim);
+    const sin = new Float32Array(length * this.dim);
+    for (let t = 0; t < length; t++) {
+      for (let j = 0; j < half; j++) {
+        const f = Math.fround(t * this.invFreq[j]);
+        const c = Math.cos(f);
+        const s = Math.sin(f);
+        cos[t * this.dim + j] = c;
+        cos[t * this.dim + j + half] = c;
+        sin[t * this.dim + j] = s;
+        sin[t * this.dim + j + half] = s;
+      }
+    }
+    // kept: the tables outlive the tidy scope of the forward pass that first asks for them
+    this.cache = { length, cos: tf.keep(tf.tensor(cos, [length, 1, this.dim])), sin: tf.keep(tf.tensor(sin, [length, 1, this.dim])) };
+    return this.cache;
+  }
+
+  private disposeCache(): void {
+    this.cache?.cos.dispose();
+    this.cache?.sin.dispose();
+    this.cache = undefined;
+  }
+
+  dispose(): void {
+    this.disposeCache();
+  }
+}
+
+/** rotate_half: concat(-x2, x1) over the last axis. */
+function rotateHalf(x: tf.Tensor): tf.Tensor {
+  const d = x.shape[x.shape.length - 1];
+  const [x1, x2] = tf.split(x, [d / 2, d / 2], -1);
+  return tf.concat([tf.neg(x2), x1], -1);
+}
+
+/** x: [B, T, heads, headDim]; rotates the first `cos.shape[-1]` features, passes the rest through. */
+export function applyRotary(x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const rd = cos.shape[cos.shape.length - 1];
+    const hd = x.shape[x.shape.length - 1];
+    const rot = rd === hd ? x : tf.slice(x, [0, 0, 0, 0], [-1, -1, -1, rd]);
+    const rotated = tf.add(tf.mul(rot, cos), tf.mul(rotateHalf(rot), sin));
+    if (rd === hd) return rotated;
+    return tf.concat([rotated, tf.slice(x, [0, 0, 0, rd], [-1, -1, -1, hd - rd])], -1);
+  });
+}

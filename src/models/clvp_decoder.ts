@@ -1,0 +1,158 @@
+// ClvpDecoder, ClvpModel and ClvpForCausalLM (modeling_clvp.py): a GPT-2 style decoder over speech
+// tokens with learned positions, a final LayerNorm, and an extra final_norm + lm_head on top.
+import * as tf from '@tensorflow/tfjs-core';
+import { ClvpDecoderLayer } from '../layers/decoder_layer';
+import { Embedding } from '../layers/embedding';
+import { KVCache } from '../layers/kv_cache';
+import { LayerNorm } from '../layers/layer_norm';
+import { Linear } from '../layers/linear';
+import { causalMask4d } from '../layers/masks';
+import { ClvpDecoderConfig } from './configuration_clvp';
+import { IdsInput, toHostIds } from './ids';
+import { ParamSource } from './weights';
+
+/** Position ids [B or 1, T or 1] (broadcast like torch), as plain numbers. */
+export interface PositionIds {
+  data: Int32Array;
+  shape: [number, number];
+}
+
+export interface DecoderInputs {
+  inputIds?: IdsInput;
+  /** [B, T, hidden] in place of inputIds */
+  inputsEmbeds?: tf.Tensor3D;
+  /** 2D padding mask over past + new positions */
+  attentionMask?: IdsInput;
+  /** default: past_length .. past_length + T - 1 */
+  positionIds?: PositionIds;
+  /** when given, new keys/values are appended to it and attention covers it */
+  cache?: KVCache;
+  outputHiddenStates?: boolean;
+}
+
+export interface DecoderOutput {
+  /** [B, T, hidden] after decoder.layer_norm */
+  lastHiddenState: tf.Tensor3D;
+  /** embeddings + positions, each layer's output, then the final normed state */
+  hiddenStates?: tf.Tensor3D[];
+}
+
+export class ClvpDecoder {
+  readonly input_embeds_layer: Embedding;
+  readonly position_embeds_layer: Embedding;
+  readonly layers: ClvpDecoderLayer[];
+  readonly layer_norm: LayerNorm;
+
+  constructor(src: ParamSource, readonly name: string, readonly config: ClvpDecoderConfig) {
+    const std = config.initializerFactor * 0.02;
+    this.input_embeds_layer = new Embedding(src, `${name}.input_embeds_layer`, config.vocabSize, config.hiddenSize, std);
+    this.position_embeds_layer = new Embedding(src, `${name}.position_embeds_layer`, config.maxPositionEmbeddings, config.hiddenSize, std);
+    this.layers = Array.from({ length: config.numHiddenLayers }, (_, i) => new ClvpDecoderLayer(src, `${name}.layers.${i}`, config));
+    this.layer_norm = new LayerNorm(src, `${name}.layer_norm`, config.hiddenSize, config.layerNormEpsilon);
+  }
+
+  forward(inputs: DecoderInputs): DecoderOutput {
+    if ((inputs.inputIds === undefined) === (inputs.inputsEmbeds === undefined)) throw new Error(`${this.name}: pass exactly one of inputIds and inputsEmbeds`);
+    const past = inputs.cache?.length ?? 0;
+    const hiddenStates: tf.Tensor3D[] | undefined = inputs.outputHiddenStates ? [] : undefined;
+    const lastHiddenState = tf.tidy(() => {
+      let x: tf.Tensor3D;
+      if (inputs.inputIds !== undefined) {
+        const ids = toHostIds(inputs.inputIds, `${this.name}: inputIds`);
+        x = this.input_embeds_layer.apply(ids.data, ids.shape) as tf.Tensor3D;
+      } else {
+        x = inputs.inputsEmbeds!;
+        if (x.rank !== 3 || x.shape[2] !== this.config.hiddenSize) throw new Error(`${this.name}: inputsEmbeds must be [batch, length, ${this.config.hiddenSize}], got [${x.shape}]`);
+      }
+      const [b, t] = x.shape;
+      if (past + t > this.config.maxPositionEmbeddings) {
+        throw new Error(`${this.name}: ${past + t} positions exceed max_position_embeddings ${this.config.maxPositionEmbeddings}`);
+      }
+      let pos = inputs.positionIds;
+      if (!pos) {
+        const data = new Int32Array(t);
+        for (let i = 0; i < t; i++) data[i] = past + i;
+        pos = { data, shape: [1, t] };
+      }
+      const [pb, pt] = pos.shape;
+      if ((pb !== 1 && pb !== b) || (pt !== 1 && pt !== t)) throw new Error(`${this.name}: positionIds of shape [${pos.shape}] do not broadcast to [${b}, ${t}]`);
+      x = tf.add(x, this.position_embeds_layer.apply(pos.data, pos.shape)) as tf.Tensor3D;
+
+      let mask2d: Int32Array | null = null;
+      if (inputs.attentionMask !== undefined) {
+        const m = toHostIds(inputs.attentionMask, `${this.name}: attentionMask`);
+        if (m.shape[0] !== b || m.shape[1] !== past + t) throw new Error(`${this.name}: attentionMask must be [${b}, ${past + t}] (past + new positions), got [${m.shape}]`);
+        mask2d = m.data;
+      }
+      const mask = causalMask4d(mask2d, b, t, past);
+      for (let i = 0; i < this.layers.length; i++) {
+        if (hiddenStates) hiddenStates.push(tf.keep(tf.clone(x)));
+        x = this.layers[i].forward(x, mask, inputs.cache ? { cache: inputs.cache, layer: i } : undefined).hidden;
+      }
+      const out = this.layer_norm.apply(x) as tf.Tensor3D;
+      if (hiddenStates) hiddenStates.push(tf.keep(tf.clone(out)));
+      return out;
+    });
+    return { lastHiddenState, hiddenStates };
+  }
+
+  dispose(): void {
+    this.input_embeds_layer.dispose();
+    this.position_embeds_layer.dispose();
+    for (const l of this.layers) l.dispose();
+    this.layer_norm.dispose();
+  }
+}
+
+/** ClvpModel: a wrapper that only adds the `.decoder` level to parameter names. */
+export class ClvpModel {
+  readonly decoder: ClvpDecoder;
+  constructor(src: ParamSource, readonly name: string, config: ClvpDecoderConfig) {
+    this.decoder = new ClvpDecoder(src, `${name}.decoder`, config);
+  }
+  dispose(): void {
+    this.decoder.dispose();
+  }
+}
+
+export interface CausalLMOutput extends DecoderOutput {
+  /** [B, T, vocab] */
+  logits: tf.Tensor3D;
+}
+
+export class ClvpForCausalLM {
+  readonly model: ClvpModel;
+  readonly final_norm: LayerNorm;
+  readonly lm_head: Linear;
+
+  constructor(src: ParamSource, readonly name: string, readonly config: ClvpDecoderConfig) {
+    this.model = new ClvpModel(src, `${name}.model`, config);
+    // HF builds final_norm with nn.LayerNorm's default eps (1e-5), not layer_norm_epsilon.
+    this.final_norm = new LayerNorm(src, `${name}.final_norm`, config.hiddenSize, 1e-5);
+    this.lm_head = new Linear(src, `${name}.lm_head`, config.hiddenSize, config.vocabSize, { weightInit: { kind: 'normal', std: config.initializerFactor * 0.02 } });
+  }
+
+  forward(inputs: DecoderInputs): CausalLMOutput {
+    const out = this.model.decoder.forward(inputs);
+    const logits = tf.tidy(() => this.lm_head.apply(this.final_norm.apply(out.lastHiddenState)) as tf.Tensor3D);
+    return { ...out, logits };
+  }
+
+  /** Logits for the last position only [B, vocab]: what a decode step needs. */
+  forwardLast(inputs: DecoderInputs): tf.Tensor2D {
+    const out = this.model.decoder.forward(inputs);
+    const logits = tf.tidy(() => {
+      const [b, t, h] = out.lastHiddenState.shape;
+      const last = t === 1 ? out.lastHiddenState : tf.slice(out.lastHiddenState, [0, t - 1, 0], [b, 1, h]);
+      return tf.reshape(this.lm_head.apply(this.final_norm.apply(last)), [b, this.config.vocabSize]) as tf.Tensor2D;
+    });
+    out.lastHiddenState.dispose();
+    return logits;
+  }
+
+  dispose(): void {
+    this.model.dispose();
+    this.final_norm.dispose();
+    this.lm_head.dispose();
+  }
+}
