@@ -195,10 +195,14 @@ export function windowFunction(windowLength: number, name: WindowName = 'hann', 
 
 export type PadMode = 'reflect' | 'constant' | 'edge';
 
-/** numpy.pad(x, (pad, pad), mode) for 1-D input, including pads longer than the signal. */
-export function padSignal(x: ArrayLike<number>, pad: number, mode: PadMode = 'reflect'): Float64Array {
+/**
+ * numpy.pad(x, (pad, pad), mode) for 1-D input, including pads longer than the signal.
+ * Writes into `into` (at least n + 2 * pad long) when given.
+ */
+export function padSignal(x: ArrayLike<number>, pad: number, mode: PadMode = 'reflect', into?: Float64Array): Float64Array {
   const n = x.length;
-  const out = new Float64Array(n + 2 * pad);
+  const out = into ? into.subarray(0, n + 2 * pad) : new Float64Array(n + 2 * pad);
+  if (into) out.fill(0, 0, pad).fill(0, pad + n);
   for (let i = 0; i < n; i++) out[pad + i] = x[i];
   if (pad === 0) return out;
   if (mode === 'constant') return out;
@@ -266,6 +270,7 @@ export class StftAnalyzer {
   private readonly filters: SparseFilter[] | null;
   /** Only bins below this index are needed when a mel bank is used. */
   private readonly binLimit: number;
+  private scratch = new Float64Array(0);
 
   constructor(
     window: Float64Array,
@@ -311,7 +316,10 @@ export class StftAnalyzer {
    */
   analyse(waveform: ArrayLike<number>, out?: Float64Array, outStride?: number): Spectrogram {
     const center = this.opts.center ?? true;
-    const x = center ? padSignal(waveform, Math.floor(this.frameLength / 2), this.opts.padMode ?? 'reflect') : Float64Array.from(waveform);
+    const half = center ? Math.floor(this.frameLength / 2) : 0;
+    // One float64 copy of the (padded) signal, reused across calls to spare the allocator.
+    if (this.scratch.length < waveform.length + 2 * half) this.scratch = new Float64Array(waveform.length + 2 * half);
+    const x = padSignal(waveform, half, this.opts.padMode ?? 'reflect', this.scratch);
     const frames = x.length < this.frameLength ? 0 : 1 + Math.floor((x.length - this.frameLength) / this.hopLength);
     const rows = this.rows;
     const stride = outStride ?? frames;

@@ -121,6 +121,8 @@ export class ClvpFeatureExtractor {
   readonly window: Float64Array;
   private readonly analyzer: StftAnalyzer;
   private readonly norms: Float64Array | null;
+  /** Reused float64 mel spectrogram buffer (the analysis is synchronous, so one per extractor suffices). */
+  private specBuffer = new Float64Array(0);
 
   constructor(config: Partial<ClvpFeatureExtractorConfig> = {}) {
     const c: ClvpFeatureExtractorConfig = { ...CLVP_FEATURE_EXTRACTOR_DEFAULTS, ...config };
@@ -189,7 +191,8 @@ export class ClvpFeatureExtractor {
   extractInto(waveform: ArrayLike<number>, out: Float32Array, offset: number): number {
     const frames = this.numFrames(waveform.length);
     const rows = this.config.featureSize;
-    const spec = this.analyzer.analyse(waveform);
+    if (this.specBuffer.length < rows * frames) this.specBuffer = new Float64Array(rows * frames);
+    const spec = this.analyzer.analyse(waveform, this.specBuffer, frames);
     const norms = this.norms;
     for (let m = 0; m < rows; m++) {
       const norm = norms ? norms[m] : 1;

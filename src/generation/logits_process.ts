@@ -199,47 +199,118 @@ export class TopKLogitsWarper extends LogitsProcessor {
 }
 
 // ------------------------------------------------------------------ float32 softmax as torch's CPU kernel
+//
+// torch.softmax(x, -1) on a CPU float32 tensor (aten/src/ATen/native/cpu/SoftMaxKernel.cpp,
+// _vec_softmax_lastdim, AVX2 build) computes per row:
+//   m = max(x);  e_i = Sleef_expf8_u10(x_i - m);  s = vec::reduce_all(+, e);  p_i = e_i * (1 / s)
+// with every operation in float32. Reproduced here operation by operation:
+//   - Sleef's expf (u10, the FMA variant of the AVX2 build) is emulated below; it differs from the
+//     correctly rounded exp by 1 ulp on ~9% of inputs, so Math.exp would not do;
+//   - vec::reduce_all sums lane l of an 8-wide accumulator over elements l, l+8, ... and then folds
+//     the lanes as a tree: ((a0+a4) + (a2+a6)) + ((a1+a5) + (a3+a7)); rows shorter than 8 are
+//     summed sequentially;
+//   - the reciprocal is rounded, then each product.
+// On the reference's 4 model warper cases this reproduces every one of the 1728 `probs` values bit
+// for bit (Math.exp with a sequential sum misses ~7%), and top-p's cumulative sums with them.
+
+const F32_BITS = new Float32Array(1);
+const U32_OF_F32 = new Uint32Array(F32_BITS.buffer);
+
+/** float32 fused multiply-add: a*b + c rounded once to float32 (a, b, c float32 values). */
+export function fmaf(a: number, b: number, c: number): number {
+  const p = a * b; // exact: 24-bit x 24-bit significands fit a double
+  const s = p + c; // p + c rounded to double
+  const r = f32(s);
+  if (r === s) return r;
+  // Rounding s again to float32 can differ from rounding p + c once only when s lies exactly half-way
+  // between two float32 values. Then t = s + (s - r) is the other neighbour (exact); otherwise t lies
+  // strictly between r and that neighbour and is no float32.
+  const t = s + (s - r);
+  if (f32(t) !== t) return r;
+  const bb = s - p;
+  const err = p - (s - bb) + (c - bb); // p + c = s + err exactly (TwoSum)
+  if (err === 0) return r; // a true tie: f32 already rounded it to even
+  return (err > 0) === (t > r) ? t : r;
+}
+
+/** Round half to even (vcvtps2dq with the default rounding mode). */
+function rintEven(x: number): number {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+const SLEEF_R_LN2F = f32(1.442695040888963407359924681001892137426645954152985934135449406931);
+const SLEEF_L2UF = f32(0.693145751953125);
+const SLEEF_L2LF = f32(1.428606765330187045e-6);
+const SLEEF_EXP_POLY = [
+  0.000198527617612853646278381, 0.00139304355252534151077271, 0.00833336077630519866943359,
+  0.0416664853692054748535156, 0.166666671633720397949219, 0.5,
+].map(f32);
+const POW2_BIAS = 80;
+/** 2^k for k in [-80, 80] (the scaling steps of sleefExpf stay in [-75, 64]). */
+const POW2 = Float64Array.from({ length: 2 * POW2_BIAS + 1 }, (_, i) => 2 ** (i - POW2_BIAS));
 
 /**
- * Lanes of torch's vectorised float reduction (Vectorized<float>::size() on an AVX2 build).
- * torch 1.13's `vec::reduce_all` accumulates lane l of the row with elements l, l+8, l+16, ...
- * (in float32), then adds the lanes sequentially: ((lane0 + lane1) + lane2) + ... + lane7.
- * For rows shorter than 8 this is the plain sequential sum.
+ * exp of a float32 as SLEEF's xexpf (Sleef_expf8_u10 with FMA, which torch's Vectorized<float>::exp
+ * calls): q = rint(d / ln2), Cody-Waite reduction s = d - q ln2 (two FMAs), a degree-6 polynomial
+ * by FMAs, 1 + (s^2 u + s), scaled by 2^q in two multiplications; 0 below -104, +inf above 1e38.
  */
+export function sleefExpf(d: number): number {
+  if (d !== d) return NaN;
+  if (d < -104) return 0;
+  if (d > 1e38) return Infinity;
+  const q = rintEven(f32(d * SLEEF_R_LN2F));
+  let s = fmaf(q, -SLEEF_L2UF, d);
+  s = fmaf(q, -SLEEF_L2LF, s);
+  const c = SLEEF_EXP_POLY;
+  let u = c[0];
+  u = fmaf(u, s, c[1]);
+  u = fmaf(u, s, c[2]);
+  u = fmaf(u, s, c[3]);
+  u = fmaf(u, s, c[4]);
+  u = fmaf(u, s, c[5]);
+  u = f32(1 + fmaf(f32(s * s), u, s));
+  const h = q >> 1;
+  return f32(f32(u * POW2[h + POW2_BIAS]) * POW2[q - h + POW2_BIAS]);
+}
+
+/** Lanes of torch's vectorised float reduction (Vectorized<float>::size() on an AVX2 build). */
 export const TORCH_VEC_LANES = 8;
 
 /**
- * Float32 sum of `v[0..n)` in the order of torch's CPU `vec::reduce_all` (see TORCH_VEC_LANES),
- * for elements sitting at positions `offset + i` of the reduced row. Entries before `offset` are
- * zeros (adding 0 changes no lane), which lets top-p skip the -inf head of its sorted row.
+ * Float32 sum in the order of torch's `vec::reduce_all` (see above) of a row of `rowLength`
+ * values whose first `offset` entries are zeros and whose others are `v[0..rowLength-offset)`
+ * (adding 0 changes no lane: top-p uses this to skip the -inf head of its sorted row).
  */
-function laneSumF32(v: Float32Array, n: number, offset: number, acc: Float32Array): number {
+function torchSumF32(v: Float32Array, offset: number, rowLength: number, acc: Float32Array): number {
+  const n = rowLength - offset;
+  if (rowLength < TORCH_VEC_LANES) {
+    let s = 0;
+    for (let i = 0; i < n; i++) s = f32(s + v[i]);
+    return s;
+  }
   acc.fill(0);
   let lane = offset % TORCH_VEC_LANES;
   for (let i = 0; i < n; i++) {
     acc[lane] += v[i]; // Float32Array store rounds to float32
     if (++lane === TORCH_VEC_LANES) lane = 0;
   }
-  let s = acc[0];
-  for (let l = 1; l < TORCH_VEC_LANES; l++) s = f32(s + acc[l]);
-  return s;
+  const a0 = f32(acc[0] + acc[4]);
+  const a1 = f32(acc[1] + acc[5]);
+  const a2 = f32(acc[2] + acc[6]);
+  const a3 = f32(acc[3] + acc[7]);
+  return f32(f32(a0 + a2) + f32(a1 + a3));
 }
 
-/**
- * Softmax of one row in float32 the way torch's CPU softmax over the last dim computes it:
- * m = max(x); e_i = exp(x_i - m) (both rounded to float32); s = float32 lane sum of e;
- * p_i = e_i * (1 / s) (reciprocal rounded to float32, then the product rounded).
- * exp is Math.exp rounded to float32 (torch uses Sleef's exp, within 1 ulp of it).
- * A row that is all -inf gives NaN, like torch.
- */
+/** Softmax of one row in float32 as torch's CPU kernel (see above). All -inf gives NaN, as torch. */
 function softmaxRowF32(src: Float32Array, srcOff: number, n: number, dst: Float32Array, dstOff: number, acc: Float32Array): void {
   let m = -Infinity;
   for (let i = 0; i < n; i++) {
     const x = src[srcOff + i];
     if (x > m || x !== x) m = x;
   }
-  for (let i = 0; i < n; i++) dst[dstOff + i] = Math.exp(f32(src[srcOff + i] - m));
-  const s = laneSumF32(dst.subarray(dstOff, dstOff + n), n, 0, acc);
+  for (let i = 0; i < n; i++) dst[dstOff + i] = sleefExpf(f32(src[srcOff + i] - m));
+  const s = torchSumF32(dst.subarray(dstOff, dstOff + n), 0, n, acc);
   const inv = f32(1 / s);
   for (let i = 0; i < n; i++) dst[dstOff + i] = dst[dstOff + i] * inv;
 }
@@ -258,8 +329,6 @@ export function softmaxF32(scores: Float32Array, batch: number, vocab: number): 
 
 // ------------------------------------------------------------------ top-p
 
-const F32_BITS = new Float32Array(1);
-const U32_OF_F32 = new Uint32Array(F32_BITS.buffer);
 /** Largest vocabulary for which (order key of a float32) * 2^21 + index is an exact double. */
 const PACK_INDEX_BITS = 21;
 const PACK_SCALE = 2 ** PACK_INDEX_BITS;
@@ -273,7 +342,8 @@ function orderKeyF32(x: number): number {
 
 /**
  * transformers' TopPLogitsWarper (nucleus filtering), per row:
- * sort the scores ascending; p = softmax(sorted) in float32; c = cumsum(p) (torch accumulates a
+ * sort the scores ascending; p = softmax(sorted) in float32 exactly as torch's CPU kernel (see
+ * softmaxF32: Sleef exp, AVX2 lane-tree sum, reciprocal multiply); c = cumsum(p) (torch accumulates a
  * float cumsum in double and rounds each output to float32); remove every sorted position with
  * c <= 1 - topP (the threshold is the double 1 - topP rounded to float32, as torch casts the
  * scalar to the tensor's dtype), except the last `minTokensToKeep` positions (the largest scores);
@@ -339,8 +409,8 @@ export class TopPLogitsWarper extends LogitsProcessor {
     }
     // 2. float32 softmax over the full sorted row (the -inf head contributes exp(-inf) = 0)
     const max = scores[base + idx[m - 1]];
-    for (let j = 0; j < m; j++) vals[j] = Math.exp(f32(scores[base + idx[j]] - max));
-    const sum = laneSumF32(vals, m, negInf, this.acc);
+    for (let j = 0; j < m; j++) vals[j] = sleefExpf(f32(scores[base + idx[j]] - max));
+    const sum = torchSumF32(vals, negInf, vocab, this.acc);
     const inv = f32(1 / sum);
     // 3. cumsum (double accumulator, float32 outputs) and removal; the -inf head stays -inf
     const lastRemovable = vocab - keep; // sorted positions >= this are always kept

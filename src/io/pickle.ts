@@ -92,6 +92,10 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): unknown {
     pos = end + 1;
     return s;
   };
+  // Reads `current` when called, after its argument (which may pop a MARK and switch stacks) is evaluated.
+  const push = (v: unknown): void => {
+    current.push(v);
+  };
   const pop = (): unknown => {
     if (current.length === 0) fail('stack underflow');
     return current.pop();
@@ -168,125 +172,125 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): unknown {
         popMark();
         break;
       case 0x32: // DUP
-        current.push(top());
+        push(top());
         break;
 
       // ----- scalars
       case 0x4e: // NONE
-        current.push(null);
+        push(null);
         break;
       case 0x88:
-        current.push(true);
+        push(true);
         break;
       case 0x89:
-        current.push(false);
+        push(false);
         break;
       case 0x49: {
         // INT (protocol 0); "I01"/"I00" are True/False
         const s = line();
-        if (s === '01') current.push(true);
-        else if (s === '00') current.push(false);
-        else current.push(intFromText(s));
+        if (s === '01') push(true);
+        else if (s === '00') push(false);
+        else push(intFromText(s));
         break;
       }
       case 0x4a:
-        current.push(i32());
+        push(i32());
         break;
       case 0x4b:
-        current.push(u8());
+        push(u8());
         break;
       case 0x4d:
-        current.push(u16());
+        push(u16());
         break;
       case 0x4c: // LONG (protocol 0)
-        current.push(intFromText(line()));
+        push(intFromText(line()));
         break;
       case 0x8a:
-        current.push(decodeLong(bytes(u8())));
+        push(decodeLong(bytes(u8())));
         break;
       case 0x8b: {
         const n = i32();
         if (n < 0) fail('LONG4 with a negative length');
-        current.push(decodeLong(bytes(n)));
+        push(decodeLong(bytes(n)));
         break;
       }
       case 0x46: {
         const s = line().trim();
         const v = Number(s);
         if (Number.isNaN(v) && !/^[-+]?nan$/i.test(s)) fail(`bad float literal ${JSON.stringify(s)}`);
-        current.push(v);
+        push(v);
         break;
       }
       case 0x47:
         need(8);
-        current.push(buf.readDoubleBE(pos));
+        push(buf.readDoubleBE(pos));
         pos += 8;
         break;
 
       // ----- strings and bytes
       case 0x53: // STRING (protocol 0): a quoted Python repr
-        current.push(unquote(line(), fail));
+        push(unquote(line(), fail));
         break;
       case 0x54: {
         const n = i32();
         if (n < 0) fail('BINSTRING with a negative length');
-        current.push(bytes(n).toString('latin1'));
+        push(bytes(n).toString('latin1'));
         break;
       }
       case 0x55:
-        current.push(bytes(u8()).toString('latin1'));
+        push(bytes(u8()).toString('latin1'));
         break;
       case 0x56: // UNICODE (raw-unicode-escape)
-        current.push(line().replace(/\\u([0-9a-fA-F]{4})/g, (_, h) => String.fromCharCode(parseInt(h, 16))));
+        push(line().replace(/\\u([0-9a-fA-F]{4})/g, (_, h) => String.fromCharCode(parseInt(h, 16))));
         break;
       case 0x58:
-        current.push(bytes(u32()).toString('utf8'));
+        push(bytes(u32()).toString('utf8'));
         break;
       case 0x8c:
-        current.push(bytes(u8()).toString('utf8'));
+        push(bytes(u8()).toString('utf8'));
         break;
       case 0x8d:
-        current.push(bytes(u64()).toString('utf8'));
+        push(bytes(u64()).toString('utf8'));
         break;
       case 0x42:
-        current.push(Buffer.from(bytes(u32())));
+        push(Buffer.from(bytes(u32())));
         break;
       case 0x43:
-        current.push(Buffer.from(bytes(u8())));
+        push(Buffer.from(bytes(u8())));
         break;
       case 0x8e:
       case 0x96:
-        current.push(Buffer.from(bytes(u64())));
+        push(Buffer.from(bytes(u64())));
         break;
 
       // ----- containers
       case 0x29:
-        current.push(tuple([]));
+        push(tuple([]));
         break;
       case 0x74:
-        current.push(tuple(popMark()));
+        push(tuple(popMark()));
         break;
       case 0x85:
-        current.push(tuple([pop()]));
+        push(tuple([pop()]));
         break;
       case 0x86: {
         const b = pop();
         const a = pop();
-        current.push(tuple([a, b]));
+        push(tuple([a, b]));
         break;
       }
       case 0x87: {
         const c = pop();
         const b = pop();
         const a = pop();
-        current.push(tuple([a, b, c]));
+        push(tuple([a, b, c]));
         break;
       }
       case 0x5d:
-        current.push([]);
+        push([]);
         break;
       case 0x6c:
-        current.push(popMark());
+        push(popMark());
         break;
       case 0x61: {
         const v = pop();
@@ -303,12 +307,12 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): unknown {
         break;
       }
       case 0x7d:
-        current.push(new Map());
+        push(new Map());
         break;
       case 0x64: {
         const d: PyDict = new Map();
         setItems(d, popMark());
-        current.push(d);
+        push(d);
         break;
       }
       case 0x73: {
@@ -323,7 +327,7 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): unknown {
         break;
       }
       case 0x8f: // EMPTY_SET: sets become arrays
-        current.push([]);
+        push([]);
         break;
       case 0x90: {
         const items = popMark();
@@ -333,7 +337,7 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): unknown {
         break;
       }
       case 0x91:
-        current.push(tuple(popMark()));
+        push(tuple(popMark()));
         break;
 
       // ----- memo
@@ -350,39 +354,39 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): unknown {
         memo.set(memo.size, top());
         break;
       case 0x67:
-        current.push(memoGet(Number(intFromText(line()))));
+        push(memoGet(Number(intFromText(line()))));
         break;
       case 0x68:
-        current.push(memoGet(u8()));
+        push(memoGet(u8()));
         break;
       case 0x6a:
-        current.push(memoGet(u32()));
+        push(memoGet(u32()));
         break;
 
       // ----- globals, calls, persistent ids
       case 0x63: {
         const module = line();
         const name = line();
-        current.push(findGlobal(module, name));
+        push(findGlobal(module, name));
         break;
       }
       case 0x93: {
         const name = pop();
         const module = pop();
         if (typeof module !== 'string' || typeof name !== 'string') fail('STACK_GLOBAL with non-string module or name');
-        current.push(findGlobal(module as string, name as string));
+        push(findGlobal(module as string, name as string));
         break;
       }
       case 0x52: {
         const args = pop();
         const fn = pop();
-        current.push(call(fn, args, 'REDUCE'));
+        push(call(fn, args, 'REDUCE'));
         break;
       }
       case 0x81: {
         const args = pop();
         const cls = pop();
-        current.push(call(cls, args, 'NEWOBJ'));
+        push(call(cls, args, 'NEWOBJ'));
         break;
       }
       case 0x92: {
@@ -390,7 +394,7 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): unknown {
         const args = pop();
         const cls = pop();
         if (!(kwargs instanceof Map) || kwargs.size) fail('NEWOBJ_EX with keyword arguments is not supported');
-        current.push(call(cls, args, 'NEWOBJ_EX'));
+        push(call(cls, args, 'NEWOBJ_EX'));
         break;
       }
       case 0x62: {
@@ -405,7 +409,7 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): unknown {
       case 0x51: {
         const pid = op === 0x50 ? line() : pop();
         if (!opts.persistentLoad) fail('persistent id in a pickle that should have none');
-        current.push(opts.persistentLoad!(pid));
+        push(opts.persistentLoad!(pid));
         break;
       }
       case 0x69: // INST and OBJ build arbitrary class instances: never allowed.

@@ -65,9 +65,6 @@ export class ClvpDecoder {
         if (x.rank !== 3 || x.shape[2] !== this.config.hiddenSize) throw new Error(`${this.name}: inputsEmbeds must be [batch, length, ${this.config.hiddenSize}], got [${x.shape}]`);
       }
       const [b, t] = x.shape;
-      if (past + t > this.config.maxPositionEmbeddings) {
-        throw new Error(`${this.name}: ${past + t} positions exceed max_position_embeddings ${this.config.maxPositionEmbeddings}`);
-      }
       let pos = inputs.positionIds;
       if (!pos) {
         const data = new Int32Array(t);

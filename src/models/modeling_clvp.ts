@@ -9,6 +9,8 @@ import { ClvpEncoder, ClvpEncoderOutput } from './clvp_encoder';
 import { ClvpConditioningEncoder } from './conditioning_encoder';
 import { ClvpConfig, readConfig, validateConfig } from './configuration_clvp';
 import { HostIds, IdsInput, toHostIds } from './ids';
+import type { GenerationConfig } from '../generation/generation_config';
+import { generationConfigFromJson } from '../generation/generation_config';
 import { CheckpointSource, ParamSource, RandomInitSource } from './weights';
 
 export interface ClvpForwardInputs {
@@ -53,6 +55,8 @@ export class ClvpModelForConditionalGeneration {
   readonly speech_encoder_model: ClvpEncoder;
   /** scalar, stored as [] */
   readonly logit_scale: tf.Scalar;
+  /** generation settings from the folder's generation_config.json (token ids, max_new_tokens...) */
+  generationDefaults: Partial<GenerationConfig> = {};
   private disposed = false;
 
   constructor(readonly config: ClvpConfig, src: ParamSource = new RandomInitSource(0)) {
@@ -94,6 +98,15 @@ export class ClvpModelForConditionalGeneration {
         throw e;
       }
       src.finish();
+      const genFile = path.join(dir, 'generation_config.json');
+      if (fs.existsSync(genFile)) {
+        try {
+          model.generationDefaults = generationConfigFromJson(JSON.parse(fs.readFileSync(genFile, 'utf8')));
+        } catch (e) {
+          model.dispose();
+          throw new Error(`${genFile}: cannot read generation config: ${(e as Error).message}`);
+        }
+      }
       return model;
     } finally {
       ckpt.close();

@@ -1,7 +1,12 @@
 // The registry of parity call handlers: one entry per implemented call type.
+import { generateHandler, logitsWarpersHandler } from './calls/generate';
 import { MODEL_HANDLERS } from './calls/model';
+import { warpersSyntheticHandler } from './calls/warpers';
 import type { CallHandler } from './runner';
 
 export const HANDLERS: Record<string, CallHandler> = {
   ...MODEL_HANDLERS,
+  generate: generateHandler,
+  logits_warpers: logitsWarpersHandler,
+  logits_warpers_synthetic: warpersSyntheticHandler,
 };
