@@ -233,7 +233,9 @@ export class ClvpFeatureExtractor {
     if (opts.returnTensors !== undefined && opts.returnTensors !== null && opts.returnTensors !== 'tf') {
       throw new RangeError(`ClvpFeatureExtractor: returnTensors must be 'tf' or omitted, got ${JSON.stringify(opts.returnTensors)}`);
     }
-    const batch = (Array.isArray(rawSpeech) ? rawSpeech : [rawSpeech]) as ArrayLike<number>[];
+    // As HF: a list is a batch when its first item is itself a sequence; a plain list of numbers is one clip.
+    const isBatch = Array.isArray(rawSpeech) && (rawSpeech.length === 0 || (typeof rawSpeech[0] === 'object' && rawSpeech[0] !== null));
+    const batch = (isBatch ? rawSpeech : [rawSpeech]) as ArrayLike<number>[];
     if (batch.length === 0) throw new RangeError('ClvpFeatureExtractor: empty batch');
     const clips = batch.map((x, i) => {
       if (x === null || typeof x !== 'object' || typeof (x as ArrayLike<number>).length !== 'number') throw new TypeError(`ClvpFeatureExtractor: batch item ${i} is not an array of samples`);

@@ -85,6 +85,8 @@ function readChunks(bytes: Uint8Array, view: DataView, src: string): Chunk[] {
     const what = fourcc(bytes, 0) === 'RIFX' ? ' (big-endian RIFX is not supported)' : '';
     throw new WavError(`${src}: not a RIFF/WAVE file${what}`);
   }
+  // The RIFF size field is not trusted (streaming writers leave it 0 or 0xFFFFFFFF): chunks are
+  // walked over the bytes actually present, and each chunk must fit in them.
   const chunks: Chunk[] = [];
   let at = 12;
   while (at < bytes.length) {

@@ -19,6 +19,15 @@
 // `inputIds[b]` is the sequence so far of row b (every id in it, bos included, is penalised).
 //
 // Filtered entries become -Infinity, as in transformers (filter_value = -inf).
+//
+// On the reference cases (warpers_synthetic and the 4 model-based logits_warpers cases) every
+// output, probs included, is reproduced bit for bit. Where exactness is not guaranteed:
+//  - top-p with tied scores straddling the cut: torch.sort(stable=False) may order ties
+//    differently from the stable (by index) order used here;
+//  - the softmax emulates torch's AVX2 kernels (the build that produced the reference); an AVX-512
+//    build of torch sums in 16 lanes, and may differ in the last bit, which matters to top-p only
+//    when a cumulative sum is within an ulp of 1 - top_p;
+//  - NaN scores: the processors do not fail on them, but only argmax mimics torch's NaN handling.
 
 const f32 = Math.fround;
 
@@ -221,7 +230,7 @@ export function fmaf(a: number, b: number, c: number): number {
   const p = a * b; // exact: 24-bit x 24-bit significands fit a double
   const s = p + c; // p + c rounded to double
   const r = f32(s);
-  if (r === s) return r;
+  if (r === s || !Number.isFinite(r)) return r;
   // Rounding s again to float32 can differ from rounding p + c once only when s lies exactly half-way
   // between two float32 values. Then t = s + (s - r) is the other neighbour (exact); otherwise t lies
   // strictly between r and that neighbour and is no float32.

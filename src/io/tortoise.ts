@@ -201,12 +201,8 @@ export function applyTortoiseOp(t: PlannedTensor, src: Buffer, decoderHeads = 16
       const h = s[0];
       const p = t.part!;
       if (s.length === 1) return Buffer.from(src.subarray(p * (h / 3) * isz, (p + 1) * (h / 3) * isz));
-      // W is [h, 3h]; the Linear weight of part p is W[:, p*h:(p+1)*h] transposed.
-      const out = Buffer.allocUnsafe(h * h * isz);
-      for (let i = 0; i < h; i++) {
-        for (let j = 0; j < h; j++) src.copy(out, (i * h + j) * isz, (j * 3 * h + p * h + i) * isz, (j * 3 * h + p * h + i + 1) * isz);
-      }
-      return out;
+      // W is [h, 3h]; the Linear weight of part p is W[:, p*h:(p+1)*h] transposed: out[i, j] = W[j, p*h + i].
+      return gather(src, isz, h * h, (o) => (o % h) * 3 * h + p * h + Math.floor(o / h));
     }
     case 'legacy_qkv': {
       // QKVAttentionLegacy reshapes the 3h channels to [heads, 3, ch]: channel hd*3ch + p*ch + c is part p of head hd.
@@ -224,9 +220,31 @@ export function applyTortoiseOp(t: PlannedTensor, src: Buffer, decoderHeads = 16
 }
 
 export function transpose2d(src: Buffer, rows: number, cols: number, isz: number): Buffer {
-  const out = Buffer.allocUnsafe(rows * cols * isz);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) src.copy(out, (c * rows + r) * isz, (r * cols + c) * isz, (r * cols + c + 1) * isz);
+  // out[c, r] = src[r, c]
+  return gather(src, isz, rows * cols, (o) => (o % rows) * cols + Math.floor(o / rows));
+}
+
+/**
+ * out[o] = src[index(o)] element-wise, moving bit patterns through unsigned integer views (never through floats, so
+ * NaN payloads survive). 8-byte elements move as two 32-bit words.
+ */
+export function gather(src: Buffer, isz: number, n: number, index: (o: number) => number): Buffer {
+  const aligned = src.byteOffset % 4 === 0 ? src : Buffer.from(src);
+  const out = Buffer.allocUnsafe(n * isz);
+  if (isz === 1) {
+    for (let o = 0; o < n; o++) out[o] = aligned[index(o)];
+  } else if (isz === 2) {
+    const a = new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.length / 2);
+    const b = new Uint16Array(out.buffer, out.byteOffset, n);
+    for (let o = 0; o < n; o++) b[o] = a[index(o)];
+  } else {
+    const w = isz / 4;
+    const a = new Uint32Array(aligned.buffer, aligned.byteOffset, aligned.length / 4);
+    const b = new Uint32Array(out.buffer, out.byteOffset, n * w);
+    for (let o = 0; o < n; o++) {
+      const i = index(o) * w;
+      for (let k = 0; k < w; k++) b[o * w + k] = a[i + k];
+    }
   }
   return out;
 }

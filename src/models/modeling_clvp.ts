@@ -11,6 +11,8 @@ import { ClvpConfig, readConfig, validateConfig } from './configuration_clvp';
 import { HostIds, IdsInput, toHostIds } from './ids';
 import type { GenerationConfig } from '../generation/generation_config';
 import { generationConfigFromJson } from '../generation/generation_config';
+import { ClvpGenerateInputs, ClvpGenerateOptions, ClvpGenerateOutput, decodeSpeechTokens, decoderInputsEmbeds, generate, resolveGenerationConfig } from '../generation/generate';
+import { RankOptions, RankResult, rankCandidates } from '../generation/rank';
 import { CheckpointSource, ParamSource, RandomInitSource } from './weights';
 
 export interface ClvpForwardInputs {
@@ -127,15 +129,47 @@ export class ClvpModelForConditionalGeneration {
   }
 
   /**
-   * get_speech_features(speech_ids=...): the speech encoder's projection [B, projection_dim].
-   * Without speech ids, generate them first (see generate.ts `getSpeechFeaturesByGenerating`).
+   * get_speech_features: the speech encoder's projection [B, projection_dim] of `speechIds`.
+   * Given text ids and features instead, it first generates the speech ids as the reference does
+   * (conditioning encoder without the extra eos, the decoder's generate, fix) and returns a Promise.
    */
-  getSpeechFeatures(inputs: { speechIds: IdsInput; attentionMask?: IdsInput }): tf.Tensor2D {
+  getSpeechFeatures(inputs: { speechIds: IdsInput; attentionMask?: IdsInput }): tf.Tensor2D;
+  getSpeechFeatures(inputs: { inputIds: IdsInput; inputFeatures: tf.Tensor3D; attentionMask?: IdsInput }, options?: ClvpGenerateOptions): Promise<tf.Tensor2D>;
+  getSpeechFeatures(
+    inputs: { speechIds: IdsInput; attentionMask?: IdsInput } | { inputIds: IdsInput; inputFeatures: tf.Tensor3D; attentionMask?: IdsInput },
+    options: ClvpGenerateOptions = {},
+  ): tf.Tensor2D | Promise<tf.Tensor2D> {
     this.check();
-    const out = this.speech_encoder_model.forward({ inputIds: inputs.speechIds, attentionMask: inputs.attentionMask });
-    out.lastHiddenState.dispose();
-    out.poolerOutput.dispose();
-    return out.embeds;
+    if ('speechIds' in inputs) {
+      const out = this.speech_encoder_model.forward({ inputIds: inputs.speechIds, attentionMask: inputs.attentionMask });
+      out.lastHiddenState.dispose();
+      out.poolerOutput.dispose();
+      return out.embeds;
+    }
+    return (async () => {
+      const cond = this.conditioning_encoder.forward(inputs);
+      const decIn = decoderInputsEmbeds(this, cond);
+      cond.dispose();
+      try {
+        const dec = await decodeSpeechTokens(this, decIn, resolveGenerationConfig(this, options), options);
+        const dc = this.config.decoderConfig;
+        return this.getSpeechFeatures({ speechIds: fixSpeechDecoderOutput(dec.sequences, dc.eosTokenId, dc.decoderFixingCodes) });
+      } finally {
+        decIn.dispose();
+      }
+    })();
+  }
+
+  /** generate: candidates per text, fixed and scored (see generation/generate.ts for the options). */
+  generate(inputs: ClvpGenerateInputs, options: ClvpGenerateOptions = {}): Promise<ClvpGenerateOutput> {
+    this.check();
+    return generate(this, inputs, options);
+  }
+
+  /** Sample candidates for one text in one voice, in batches, sorted by CLVP score (best first). */
+  rankCandidates(inputs: { inputIds: IdsInput; inputFeatures: tf.Tensor3D; attentionMask?: IdsInput }, options: RankOptions = {}): Promise<RankResult> {
+    this.check();
+    return rankCandidates(this, inputs, options);
   }
 
   /**
@@ -239,7 +273,7 @@ export function clvpLoss(logitsPerText: tf.Tensor2D): tf.Scalar {
     const ce = (l: tf.Tensor2D) => {
       const n = l.shape[0];
       const logp = tf.logSoftmax(l, -1);
-      const diag = tf.sum(tf.mul(logp, tf.oneHot(tf.range(0, n, 1, 'int32'), l.shape[1])), -1);
+      const diag = tf.sum(tf.mul(logp, tf.eye(n, l.shape[1])), -1);
       return tf.neg(tf.mean(diag));
     };
     return tf.div(tf.add(ce(logitsPerText), ce(tf.transpose(logitsPerText) as tf.Tensor2D)), 2) as tf.Scalar;

@@ -1,4 +1,5 @@
 // The registry of parity call handlers: one entry per implemented call type.
+import { featureExtractorHandler, melFilterBankHandler } from './calls/audio';
 import { generateHandler, logitsWarpersHandler } from './calls/generate';
 import { MODEL_HANDLERS } from './calls/model';
 import { warpersSyntheticHandler } from './calls/warpers';
@@ -9,4 +10,6 @@ export const HANDLERS: Record<string, CallHandler> = {
   generate: generateHandler,
   logits_warpers: logitsWarpersHandler,
   logits_warpers_synthetic: warpersSyntheticHandler,
+  feature_extractor: featureExtractorHandler,
+  mel_filter_bank: melFilterBankHandler,
 };

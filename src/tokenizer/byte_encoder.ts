@@ -25,9 +25,6 @@ function buildByteToChar(): string[] {
 /** BYTE_TO_CHAR[b] is the character byte b is written as in vocabulary entries. */
 export const BYTE_TO_CHAR: readonly string[] = buildByteToChar();
 
-/** Inverse of BYTE_TO_CHAR. */
-export const CHAR_TO_BYTE: ReadonlyMap<string, number> = new Map(BYTE_TO_CHAR.map((c, b) => [c, b]));
-
 const utf8 = new TextEncoder();
 // Python's bytes.decode(errors="replace") and WHATWG's decoder both emit one U+FFFD per maximal
 // invalid subsequence, so a non-fatal TextDecoder reproduces errors="replace".
@@ -55,18 +52,34 @@ export function bytesToUnicodeString(text: string): string {
 /** The bytes.decode error handlers supported for the `errors` setting. */
 export type DecodeErrors = 'replace' | 'strict';
 
-/**
- * The inverse mapping of a concatenation of byte-level tokens back to text. A character outside
- * the alphabet is an error (Python raises KeyError there); `errors` follows bytes.decode.
- */
-export function unicodeStringToText(text: string, errors: DecodeErrors = 'replace'): string {
+// Char code -> byte, -1 outside the alphabet; the alphabet ends at U+0143, so a flat table is
+// far cheaper than a Map lookup per character when decoding long outputs.
+const CODE_TO_BYTE = (() => {
+  const t = new Int16Array(0x144).fill(-1);
+  BYTE_TO_CHAR.forEach((c, b) => (t[c.charCodeAt(0)] = b));
+  return t;
+})();
+
+/** The bytes a byte-level string stands for; a character outside the alphabet is an error (Python raises KeyError). */
+export function unicodeStringToBytes(text: string): Uint8Array {
   const bytes = new Uint8Array(text.length);
   for (let i = 0; i < text.length; i++) {
-    const b = CHAR_TO_BYTE.get(text[i]);
-    if (b === undefined) {
-      throw new Error(`decode: character ${JSON.stringify(text[i])} (U+${text.charCodeAt(i).toString(16).toUpperCase().padStart(4, '0')}) is not in the byte-level alphabet`);
+    const code = text.charCodeAt(i);
+    const b = code < CODE_TO_BYTE.length ? CODE_TO_BYTE[code] : -1;
+    if (b < 0) {
+      throw new Error(`decode: character ${JSON.stringify(text[i])} (U+${code.toString(16).toUpperCase().padStart(4, '0')}) is not in the byte-level alphabet`);
     }
     bytes[i] = b;
   }
+  return bytes;
+}
+
+/** UTF-8 bytes to text with the given bytes.decode error handler. */
+export function decodeUtf8(bytes: Uint8Array, errors: DecodeErrors = 'replace'): string {
   return errors === 'strict' ? utf8Strict.decode(bytes) : utf8Replace.decode(bytes);
+}
+
+/** The inverse of bytesToUnicodeString; `errors` follows bytes.decode. */
+export function unicodeStringToText(text: string, errors: DecodeErrors = 'replace'): string {
+  return decodeUtf8(unicodeStringToBytes(text), errors);
 }

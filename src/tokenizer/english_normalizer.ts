@@ -26,11 +26,16 @@ export const ABBREVIATIONS: readonly (readonly [string, string])[] = [
 ];
 
 // By the time these run the text is ASCII, where JS's \b and Python's Unicode \b agree.
-const ABBREVIATION_RULES = ABBREVIATIONS.map(([short, long]) => [new RegExp(`\\b${short}\\.`, 'gi'), long] as const);
+// The alternatives are mutually exclusive at any position (each must be followed by '.'), so
+// one combined search finds exactly the matches the reference's per-rule passes start from.
+const ABBREVIATION_SEARCH = new RegExp(`\\b(${ABBREVIATIONS.map(([short]) => short).join('|')})\\.`, 'gi');
+const ABBREVIATION_RANK = new Map(ABBREVIATIONS.map(([short, long], rank) => [short, { rank, long }]));
 const NON_ASCII = /[^\x00-\x7f]+/g;
 const HAS_NON_ASCII = /[^\x00-\x7f]/;
-// Python's \s, which (unlike JS's) also matches the separators \x1c-\x1f.
-const WHITESPACE_RUN = new RegExp(`${PY_WHITESPACE_CLASS}+`, 'g');
+// Python's \s, which (unlike JS's) also matches the separators \x1c-\x1f. A lone ' ' already
+// is what a run becomes, so only longer runs and runs of other whitespace are rewritten.
+const NON_SPACE_WHITESPACE = PY_WHITESPACE_CLASS.replace('\\x1c-\\x20', '\\x1c-\\x1f');
+const WHITESPACE_RUN = new RegExp(` ${PY_WHITESPACE_CLASS}+|${NON_SPACE_WHITESPACE}${PY_WHITESPACE_CLASS}*`, 'g');
 const ABBREVIATION_HINT = /\./;
 
 /**
@@ -58,11 +63,28 @@ export class EnglishNormalizer {
     return normalizeNumbers(text);
   }
 
+  /**
+   * The reference applies one regex per abbreviation, in list order, each to the previous one's
+   * output. Done in a single pass here, with the one interaction that order creates: when two
+   * matches touch ('mr.dr.'), expanding the first before the second's pass turns the '.' in
+   * front of the second into a letter, so the second loses its word boundary and stays. No
+   * other interaction exists: expansions contain no '.', and no expansion is a prefix of an
+   * abbreviation, so a pass can neither create nor remove matches elsewhere.
+   */
   expandAbbreviations(text: string): string {
     // Every rule needs a '.', so text without one is returned as is.
     if (!ABBREVIATION_HINT.test(text)) return text;
-    for (const [re, long] of ABBREVIATION_RULES) text = text.replace(re, long);
-    return text;
+    let prevEnd = -1;
+    let prevRank = -1;
+    let prevExpanded = false;
+    return text.replace(ABBREVIATION_SEARCH, (match: string, short: string, offset: number) => {
+      const { rank, long } = ABBREVIATION_RANK.get(short.toLowerCase())!;
+      const blocked = offset === prevEnd && prevExpanded && prevRank < rank;
+      prevEnd = offset + match.length;
+      prevRank = rank;
+      prevExpanded = !blocked;
+      return blocked ? match : long;
+    });
   }
 
   collapseWhitespace(text: string): string {

@@ -8,5 +8,6 @@ export type { MergePair } from './bpe';
 export { makeAddedToken } from './added_tokens';
 export type { AddedToken } from './added_tokens';
 export { BYTE_TO_CHAR, bytesToUnicodeString, unicodeStringToText } from './byte_encoder';
+export type { DecodeErrors } from './byte_encoder';
 export type { PaddingOption, TruncationOption, PaddingStrategy, TruncationStrategy } from './padding';
 export type { TokenizerConfigJson, SpecialTokensMapJson, TokenizersJson, AddedTokenJson } from './config';

@@ -107,12 +107,10 @@ const DOLLARS = /\$([0-9.,]*[0-9]+)/g;
 const DECIMAL = /([0-9]+\.[0-9]+)/g;
 const ORDINAL = /[0-9]+(st|nd|rd|th)/g;
 const DIGITS = /[0-9]+/g;
-const ANY_DIGIT = /[0-9]/;
+const DIGIT = /[0-9]/g;
 
-/** The number rules in the reference's order; each pass sees the previous one's output. */
-export function normalizeNumbers(text: string): string {
-  // Without a digit none of the rules can match; skipping them keeps plain prose fast.
-  if (!ANY_DIGIT.test(text)) return text;
+/** The number rules in the reference's order over the whole text; each pass sees the previous one's output. */
+export function normalizeNumbersUnsegmented(text: string): string {
   text = text.replace(COMMA_NUMBER, (_m, g: string) => g.replace(/,/g, ''));
   text = text.replace(POUNDS, '$1 pounds');
   text = text.replace(DOLLARS, (_m, g: string) => expandDollars(g));
@@ -120,4 +118,30 @@ export function normalizeNumbers(text: string): string {
   text = text.replace(ORDINAL, (m: string) => expandOrdinal(m));
   text = text.replace(DIGITS, (m: string) => expandNumber(m));
   return text;
+}
+
+/**
+ * normalize_numbers. Every match of every rule is a run of digits, ',', '.', '£', '$' and
+ * ordinal letters, so it never contains a space or control character, and replacements leave
+ * those characters where they were. The rules can therefore be run on each whitespace-delimited
+ * run that holds a digit, with the same result as six passes over the whole text, and text
+ * without digits is returned untouched.
+ */
+export function normalizeNumbers(text: string): string {
+  DIGIT.lastIndex = 0;
+  let m = DIGIT.exec(text);
+  if (!m) return text;
+  let out = '';
+  let last = 0;
+  while (m) {
+    let start = m.index;
+    while (start > last && text.charCodeAt(start - 1) > 0x20) start--;
+    let end = m.index + 1;
+    while (end < text.length && text.charCodeAt(end) > 0x20) end++;
+    out += text.slice(last, start) + normalizeNumbersUnsegmented(text.slice(start, end));
+    last = end;
+    DIGIT.lastIndex = end;
+    m = DIGIT.exec(text);
+  }
+  return out + text.slice(last);
 }

@@ -6,11 +6,10 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { AddedToken, AddedTokenSplitter, makeAddedToken } from './added_tokens';
 import { BytePairEncoding, MergePair } from './bpe';
-import { bytesToUnicodeString, DecodeErrors, unicodeStringToText } from './byte_encoder';
+import { bytesToUnicodeString, decodeUtf8, DecodeErrors, unicodeStringToBytes } from './byte_encoder';
 import {
   SPECIAL_TOKEN_ATTRIBUTES,
   SpecialTokenAttribute,
-  SpecialTokenJson,
   TokenizerConfigJson,
   parseAddedToken,
   validateTokenizerConfig,
@@ -107,10 +106,14 @@ interface WordEncoding {
   ids: readonly number[];
 }
 
+/** A short description of a wrong argument for error messages. */
 function describe(x: unknown): string {
-  if (x === null) return 'null';
+  if (x === null || x === undefined) return String(x);
   if (Array.isArray(x)) return 'an array';
-  return typeof x === 'object' ? `an object (${(x as object).constructor?.name ?? 'Object'})` : `${typeof x} ${JSON.stringify(x)}`;
+  if (typeof x === 'function') return 'a function';
+  if (typeof x === 'object') return `an object (${(x as object).constructor?.name ?? 'Object'})`;
+  if (typeof x === 'bigint' || typeof x === 'symbol') return `${typeof x} ${String(x)}`;
+  return `${typeof x} ${JSON.stringify(x)}`;
 }
 
 function toSpecial(v: SpecialTokenInput | undefined): AddedToken | null {
@@ -144,6 +147,12 @@ export class ClvpTokenizer {
   private readonly splitter: AddedTokenSplitter;
   private readonly spaceInVocab: boolean;
   private readonly wordCache = new Map<string, WordEncoding>();
+  private readonly bytesCache = new Map<string, Uint8Array>();
+  // Dense id -> token / bytes tables: decoding looks up every id, and arrays beat Maps there.
+  private readonly idTokens: (string | undefined)[] = [];
+  private readonly idBytes: (Uint8Array | undefined)[] = [];
+  // Added tokens that are not special ("legacy added tokens" in HF's _decode).
+  private readonly legacyAdded: ReadonlySet<string>;
 
   constructor(options: ClvpTokenizerOptions) {
     const errors = options.errors ?? 'replace';
@@ -184,25 +193,35 @@ export class ClvpTokenizer {
     }
     this.registerSpecialTokens();
     this.splitter = new AddedTokenSplitter(new Map([...this.addedEncoder].map(([content, id]) => [content, this.addedDecoder.get(id)!])));
+    for (const [id, token] of this.decoder) this.idTokens[id] = token;
+    for (const [id, tok] of this.addedDecoder) this.idTokens[id] = tok.content;
+    const specialContents = new Set(this.allSpecialTokens);
+    const legacy = new Set([...this.addedEncoder.keys()].filter((c) => !specialContents.has(c)));
+    for (const t of this.additionalSpecial) {
+      const id = this.tokenToId(t.content);
+      if (id !== undefined && id >= this.vocabSize) legacy.add(t.content);
+    }
+    this.legacyAdded = legacy;
   }
 
-  // PreTrainedTokenizer.__init__ step 4: special tokens not yet added become added tokens, with
-  // their vocabulary id when they have one, else the next free id (so '<|endoftext|>' gets 255).
+  // PreTrainedTokenizer.__init__ step 4 (_add_tokens with special_tokens=True): every special
+  // token is (re)registered as an added token, at its existing id when its text already has one
+  // (vocabulary or added), else at the next free id, so '<|endoftext|>' gets 255. An existing
+  // added-token entry takes the special token's flags, as HF overwrites it with that object.
   private registerSpecialTokens(): void {
     const current = new Map(this.encoder);
     for (const [c, id] of this.addedEncoder) current.set(c, id);
     const nextId = current.size;
     let added = 0;
     for (const tok of this.allSpecialTokensExtended()) {
-      if (tok.content === '' || this.addedEncoder.has(tok.content)) continue;
-      const special = { ...tok, special: true };
-      let id = current.get(special.content);
+      if (tok.content === '') continue;
+      let id = current.get(tok.content);
       if (id === undefined) {
         id = nextId + added++;
-        current.set(special.content, id);
+        current.set(tok.content, id);
       }
-      this.addedDecoder.set(id, special);
-      this.addedEncoder.set(special.content, id);
+      this.addedDecoder.set(id, { ...tok, special: true });
+      this.addedEncoder.set(tok.content, id);
     }
   }
 
@@ -489,19 +508,17 @@ export class ClvpTokenizer {
     const list = this.idList(ids, 'ids');
     const skip = skipSpecialTokens ? new Set(this.allSpecialIds) : null;
     const out: string[] = [];
-    list.forEach((id, i) => {
-      if (!skip?.has(id)) out.push(this.idToToken(id, `ids[${i}]`));
-    });
+    for (let i = 0; i < list.length; i++) {
+      if (!skip?.has(list[i])) out.push(this.idToToken(list[i], `ids[${i}]`));
+    }
     return out;
   }
 
   private idToToken(id: number, where: string): string {
+    const tok = this.idTokens[id];
+    if (tok !== undefined) return tok;
     if (!Number.isInteger(id)) throw new Error(`${where}: ${JSON.stringify(id)} is not an integer token id`);
-    const added = this.addedDecoder.get(id);
-    if (added) return added.content;
-    const tok = this.decoder.get(id);
-    if (tok === undefined) throw new Error(`${where}: id ${id} is not in the vocabulary (ids run from 0 to ${this.length - 1})`);
-    return tok;
+    throw new Error(`${where}: id ${id} is not in the vocabulary (ids run from 0 to ${this.length - 1})`);
   }
 
   private idList(ids: IdsInput, name: string): number[] {
@@ -511,9 +528,9 @@ export class ClvpTokenizer {
       return Array.from(ids.dataSync());
     }
     if (!Array.isArray(ids)) throw new Error(`${name}: expected an array of token ids, got ${describe(ids)}`);
-    ids.forEach((id, i) => {
-      if (typeof id !== 'number') throw new Error(`${name}[${i}]: expected a token id (number), got ${describe(id)}`);
-    });
+    for (let i = 0; i < ids.length; i++) {
+      if (typeof ids[i] !== 'number') throw new Error(`${name}[${i}]: expected a token id (number), got ${describe(ids[i])}`);
+    }
     return ids as number[];
   }
 
@@ -670,7 +687,24 @@ export class ClvpTokenizer {
 
   /** Byte-level tokens back to text (convert_tokens_to_string). */
   convertTokensToString(tokens: readonly string[]): string {
-    return unicodeStringToText(tokens.join(''), this.errors);
+    const parts = tokens.map((t) => this.tokenBytes(t));
+    const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      bytes.set(p, at);
+      at += p.length;
+    }
+    return decodeUtf8(bytes, this.errors);
+  }
+
+  // Decoding maps every token to its bytes; the vocabulary is small, so they are kept.
+  private tokenBytes(token: string): Uint8Array {
+    let b = this.bytesCache.get(token);
+    if (!b) {
+      b = unicodeStringToBytes(token);
+      if (this.bytesCache.size < 1 << 16) this.bytesCache.set(token, b);
+    }
+    return b;
   }
 
   /**
@@ -685,32 +719,44 @@ export class ClvpTokenizer {
     return text.replaceAll('   ', ' ').replaceAll('  ', ' ');
   }
 
-  /** Ids back to text, as HF's slow _decode does. */
+  /**
+   * Ids back to text, as HF's slow _decode does: special ids dropped on request, non-special
+   * added tokens decoded apart and joined with spaces, the byte-level rest decoded as UTF-8,
+   * then CLVP's clean-up.
+   */
   decode(ids: IdsInput, options: DecodeOptions = {}): string {
-    const skip = options.skipSpecialTokens ?? false;
-    const tokens = this.convertIdsToTokens(this.idList(ids, 'ids'), skip);
-    // Non-special added tokens are decoded apart from the byte-level text around them.
-    const specialContents = new Set(this.allSpecialTokens);
-    const legacyAdded = new Set([...this.addedEncoder.keys()].filter((c) => !specialContents.has(c)));
-    for (const t of this.additionalSpecial) {
-      const id = this.tokenToId(t.content);
-      if (id !== undefined && id >= this.vocabSize) legacyAdded.add(t.content);
-    }
+    const list = this.idList(ids, 'ids');
+    const skip = options.skipSpecialTokens ? new Set(this.allSpecialIds) : null;
     const subTexts: string[] = [];
-    let current: string[] = [];
-    for (const tok of tokens) {
-      if (legacyAdded.has(tok)) {
-        if (current.length) {
-          const s = this.convertTokensToString(current);
-          if (s.length) subTexts.push(s);
-          current = [];
-        }
-        subTexts.push(tok);
-      } else {
-        current.push(tok);
+    let parts: Uint8Array[] = [];
+    let size = 0;
+    const flush = (keepEmpty: boolean) => {
+      const bytes = new Uint8Array(size);
+      let at = 0;
+      for (const p of parts) {
+        bytes.set(p, at);
+        at += p.length;
       }
+      const s = decodeUtf8(bytes, this.errors);
+      if (keepEmpty || s.length) subTexts.push(s);
+      parts = [];
+      size = 0;
+    };
+    for (let i = 0; i < list.length; i++) {
+      const id = list[i];
+      if (skip?.has(id)) continue;
+      const tok = this.idToToken(id, `ids[${i}]`);
+      if (this.legacyAdded.size && this.legacyAdded.has(tok)) {
+        if (parts.length) flush(false);
+        subTexts.push(tok);
+        continue;
+      }
+      let b = this.idBytes[id];
+      if (!b) b = this.idBytes[id] = this.tokenBytes(tok);
+      parts.push(b);
+      size += b.length;
     }
-    if (current.length) subTexts.push(this.convertTokensToString(current));
+    if (parts.length) flush(true);
     const text = subTexts.join(options.spacesBetweenSpecialTokens ?? true ? ' ' : '');
     return options.cleanUpTokenizationSpaces ?? this.cleanUpTokenizationSpaces ? this.cleanUpTokenization(text) : text;
   }

@@ -1,0 +1,217 @@
+// Generation behaviour beyond the reference cases: seeded sampling, eos, abort, options, errors,
+// the KV cache, and that long loops do not leak tensors.
+import * as tf from '@tensorflow/tfjs-core';
+import * as path from 'path';
+import { initBackend, setBackendLogger } from '../../src/backend';
+import { AbortError, decodeSpeechTokens, decoderInputsEmbeds, generate, prepareConditioning, resolveGenerationConfig } from '../../src/generation/generate';
+import { generationConfigFromPreset, resolvePreset } from '../../src/generation/presets';
+import { readSafetensors } from '../../src/io/safetensors';
+import { KVCache } from '../../src/layers/kv_cache';
+import { ClvpModelForConditionalGeneration, disposeOutput, fixSpeechDecoderOutput } from '../../src/models/modeling_clvp';
+import { FIXTURE_REFERENCE, TEST_BACKENDS } from '../helpers/env';
+
+setBackendLogger(() => {});
+const TINY = path.join(FIXTURE_REFERENCE, 'models', 'tiny');
+const caseTensors = readSafetensors(path.join(FIXTURE_REFERENCE, 'cases', 'tiny.generate_greedy_2texts.safetensors'));
+const ids = caseTensors.get('in.input_ids')!;
+const mask = caseTensors.get('in.attention_mask')!;
+const feats = caseTensors.get('in.input_features')!;
+const oneText = { data: (ids.data as Int32Array).slice(0, ids.shape[1]), shape: [1, ids.shape[1]] as [number, number] };
+const oneMask = { data: (mask.data as Int32Array).slice(0, mask.shape[1]), shape: [1, mask.shape[1]] as [number, number] };
+
+describe.each(TEST_BACKENDS)('generation on %s', (backend) => {
+  let model: ClvpModelForConditionalGeneration;
+  let features: tf.Tensor3D;
+  beforeAll(async () => {
+    await initBackend(backend);
+    model = await ClvpModelForConditionalGeneration.fromPretrained(TINY);
+    features = tf.tensor3d(feats.data as Float32Array, feats.shape as [number, number, number]);
+  });
+  afterAll(() => {
+    model.dispose();
+    features.dispose();
+  });
+  const inputs = () => ({ inputIds: oneText, attentionMask: oneMask, inputFeatures: features });
+  const sampling = { doSample: true, temperature: 0.8, topP: 0.8, repetitionPenalty: 2.0, maxNewTokens: 12, numReturnSequences: 4 };
+
+  test('the same seed gives the same candidates; another seed other ones', async () => {
+    const a = await generate(model, inputs(), { ...sampling, seed: 7 });
+    const b = await generate(model, inputs(), { ...sampling, seed: 7 });
+    const c = await generate(model, inputs(), { ...sampling, seed: 8 });
+    expect(Array.from(a.sequences.data)).toEqual(Array.from(b.sequences.data));
+    expect(Array.from(a.sequences.data)).not.toEqual(Array.from(c.sequences.data));
+    expect(a.seed).toBe(b.seed);
+    expect(a.sequences.shape[0]).toBe(4);
+    expect(a.logitsPerText.shape).toEqual([1, 4]);
+    [a, b, c].forEach(disposeOutput);
+  });
+
+  test('batching candidates keeps each batch bounded and covers every row', async () => {
+    const progress: number[] = [];
+    const out = await generate(model, inputs(), { ...sampling, seed: 3, batchSize: 3, onProgress: (p) => progress.push(p.batch) });
+    expect(out.sequences.shape[0]).toBe(4);
+    expect(new Set(progress)).toEqual(new Set([0, 1]));
+    expect(Array.from(out.sequences.data).every((v) => v >= 0 && v < 64)).toBe(true);
+    disposeOutput(out);
+  });
+
+  test('rows that produce eos are padded with pad and generation stops when all are done', async () => {
+    // Force eos on every row at step 2: the loop must end after 3 tokens, not maxNewTokens.
+    const eos = model.config.decoderConfig.eosTokenId;
+    const decIn = tf.tidy(() => decoderInputsEmbeds(model, tf.tile(prepareConditioning(model, inputs()).conditioning, [2, 1, 1]) as tf.Tensor3D));
+    const cfg = resolveGenerationConfig(model, { maxNewTokens: 10 });
+    const dec = await decodeSpeechTokens(model, decIn, cfg, { forcedTokens: (k) => (k === 0 ? Int32Array.of(5, eos) : k === 2 ? Int32Array.of(eos, 9) : undefined) });
+    decIn.dispose();
+    expect(dec.sequences.shape).toEqual([2, 4]);
+    const rows = [Array.from(dec.sequences.data.slice(0, 4)), Array.from(dec.sequences.data.slice(4))];
+    expect(rows[0][1]).toBe(5);
+    expect(rows[0][3]).toBe(eos);
+    expect(rows[1].slice(1)).toEqual([eos, eos, eos]); // padded after its eos
+  });
+
+  test('an AbortSignal stops generation and frees its tensors', async () => {
+    const before = tf.memory().numTensors;
+    const ctl = new AbortController();
+    const p = generate(model, inputs(), { ...sampling, seed: 1, maxNewTokens: 40, onProgress: (x) => x.step === 2 && ctl.abort() , signal: ctl.signal });
+    await expect(p).rejects.toBeInstanceOf(AbortError);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  test('errors are computed before any work', async () => {
+    await expect(generate(model, inputs(), { maxNewTokens: 64 })).rejects.toThrow(/maxNewTokens 64 needs decoder position 64, but max_position_embeddings is 64/);
+    const long = { data: new Int32Array(62).fill(5), shape: [1, 62] as [number, number] };
+    await expect(generate(model, { inputIds: long, inputFeatures: features })).rejects.toThrow(/62 tokens; at most max_text_tokens - 3 = 61/);
+    await expect(generate(model, inputs(), { doSample: true, temperature: 0 })).rejects.toThrow(/temperature/);
+    const twoFeat = tf.concat([features, features]) as tf.Tensor3D;
+    const threeTexts = { data: new Int32Array(9).fill(5), shape: [3, 3] as [number, number] };
+    await expect(generate(model, { inputIds: threeTexts, inputFeatures: twoFeat })).rejects.toThrow(/3 texts vs 2 audios/);
+    twoFeat.dispose();
+  });
+
+  test('corrected decode positions feed the first new token at position 1', async () => {
+    const ref = await generate(model, inputs(), { maxNewTokens: 4, outputScores: true });
+    const fixed = await generate(model, inputs(), { maxNewTokens: 4, outputScores: true, correctedDecodePositions: true });
+    expect(Array.from(ref.steps![1].positionIds!)).toEqual([2]);
+    expect(Array.from(fixed.steps![1].positionIds!)).toEqual([1]);
+    expect(Array.from(fixed.steps![0].logits)).toEqual(Array.from(ref.steps![0].logits)); // same first pass
+    expect(Array.from(fixed.steps![1].logits)).not.toEqual(Array.from(ref.steps![1].logits));
+    [ref, fixed].forEach(disposeOutput);
+  });
+
+  test('padToMaxMelTokens pads with the stop token before scoring, which changes the score', async () => {
+    const plain = await generate(model, inputs(), { maxNewTokens: 6 });
+    const padded = await generate(model, inputs(), { maxNewTokens: 6, padToMaxMelTokens: 20 });
+    expect(padded.speechIds.shape).toEqual([1, 19]);
+    const codes = model.config.decoderConfig.decoderFixingCodes;
+    expect(Array.from(padded.speechIds.data.slice(-3))).toEqual(codes.slice(1));
+    expect(padded.logitsPerText.dataSync()[0]).not.toBeCloseTo(plain.logitsPerText.dataSync()[0], 5);
+    [plain, padded].forEach(disposeOutput);
+  });
+
+  test('averageConditioning combines clips into one voice vector', async () => {
+    const two = tf.concat([features, tf.reverse(features, 2)]) as tf.Tensor3D;
+    const avg = prepareConditioning(model, { inputIds: oneText, attentionMask: oneMask, inputFeatures: two }, true);
+    const each = prepareConditioning(model, { inputIds: oneText, attentionMask: oneMask, inputFeatures: two }, false);
+    expect(avg.conditioning.shape[0]).toBe(1);
+    expect(each.conditioning.shape[0]).toBe(2);
+    const mean = tf.tidy(() => tf.mean(tf.slice(each.conditioning, [0, 0, 0], [-1, 1, -1]), 0));
+    const got = tf.tidy(() => tf.squeeze(tf.slice(avg.conditioning, [0, 0, 0], [-1, 1, -1]), [0]));
+    const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(mean, got))).dataSync()[0]);
+    expect(diff).toBeLessThan(1e-5);
+    [two, avg.conditioning, each.conditioning, mean, got].forEach((t) => t.dispose());
+  });
+
+  test('presets carry Tortoise sampling settings, including the hidden top_k 50', () => {
+    const cfg = generationConfigFromPreset(resolvePreset('ultra_fast', { numAutoregressiveSamples: 4 }));
+    expect(cfg).toMatchObject({ doSample: true, temperature: 0.8, topP: 0.8, topK: 50, repetitionPenalty: 2.0, numReturnSequences: 4, maxNewTokens: 500 });
+  });
+
+  test('rankCandidates sorts by CLVP score and stays within batch memory', async () => {
+    const r = await model.rankCandidates(inputs(), { ...sampling, numCandidates: 5, batchSize: 2, seed: 11 });
+    expect(r.candidates).toHaveLength(5);
+    for (let i = 1; i < 5; i++) expect(r.candidates[i - 1].score).toBeGreaterThanOrEqual(r.candidates[i].score);
+    expect(new Set(r.candidates.map((c) => c.index))).toEqual(new Set([0, 1, 2, 3, 4]));
+    // The score is the model's own similarity for those ids.
+    const best = r.candidates[0];
+    const speech = model.getSpeechFeatures({ speechIds: [best.speechIds] });
+    const text = model.text_encoder_model.forward({ inputIds: prepareIdsWithEos(), attentionMask: prepareMaskWithEos() });
+    const sim = model.similarity(text.embeds, speech);
+    expect(sim.logitsPerText.dataSync()[0]).toBeCloseTo(best.score, 4);
+    disposeOutput([speech, text, sim]);
+  });
+
+  test('getSpeechFeatures without speech ids generates them first', async () => {
+    const f = await model.getSpeechFeatures({ inputIds: oneText, inputFeatures: features, attentionMask: oneMask }, { maxNewTokens: 5 });
+    expect(f.shape).toEqual([1, model.config.speechConfig.projectionDim]);
+    f.dispose();
+  });
+
+  // The full counts run on the first backend; the slow pure-JS cpu backend repeats fewer calls.
+  const reps = (n: number) => (backend === TEST_BACKENDS[0] ? n : 5);
+  test('tf.memory().numTensors stays flat across 20 generate calls and 50 forward calls', async () => {
+    const run = () => generate(model, inputs(), { ...sampling, maxNewTokens: 5, seed: 2 }).then(disposeOutput);
+    await run();
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < reps(20); i++) await run();
+    expect(tf.memory().numTensors).toBe(before);
+    const fwd = () => disposeOutput(model.forward({ inputIds: oneText, attentionMask: oneMask, inputFeatures: features, returnLoss: true }));
+    fwd();
+    const before2 = tf.memory().numTensors;
+    for (let i = 0; i < reps(50); i++) fwd();
+    expect(tf.memory().numTensors).toBe(before2);
+  });
+
+  function prepareIdsWithEos() {
+    const p = prepareConditioning(model, inputs());
+    p.conditioning.dispose();
+    return p.ids;
+  }
+  function prepareMaskWithEos() {
+    const p = prepareConditioning(model, inputs());
+    p.conditioning.dispose();
+    return p.mask;
+  }
+});
+
+describe('KV cache', () => {
+  beforeAll(() => initBackend('wasm'));
+  test('chunked and concatenating caches give the same logits; chunks stay bounded', async () => {
+    const model = await ClvpModelForConditionalGeneration.fromPretrained(TINY);
+    const lm = model.speech_decoder_model;
+    const run = async (chunk: number) => {
+      const cache = new KVCache(lm.config.numHiddenLayers, chunk);
+      const outs: number[] = [];
+      const first = lm.forwardLast({ inputIds: [[1, 2, 3, 4, 5]], cache });
+      outs.push(...first.dataSync());
+      first.dispose();
+      for (let s = 0; s < 12; s++) {
+        const l = lm.forwardLast({ inputIds: [[(s * 7) % 60]], cache });
+        outs.push(...l.dataSync());
+        l.dispose();
+      }
+      const chunks = cache.chunkCount(0);
+      expect(cache.length).toBe(17);
+      cache.dispose();
+      return { outs, chunks };
+    };
+    const plain = await run(Infinity);
+    const chunked = await run(4);
+    expect(plain.chunks).toBe(1);
+    expect(chunked.chunks).toBe(4); // prefill 5, then 4 + 4 + 4 new positions
+    const maxDiff = Math.max(...plain.outs.map((v, i) => Math.abs(v - chunked.outs[i])));
+    expect(maxDiff).toBeLessThan(1e-5);
+    model.dispose();
+  });
+});
+
+describe('fixSpeechDecoderOutput', () => {
+  const codes = [7, 3, 3, 11];
+  test('follows the reference and handles fewer than 3 tokens after bos', () => {
+    const run = (row: number[]) => Array.from(fixSpeechDecoderOutput({ data: Int32Array.from(row), shape: [1, row.length] }, 63, codes).data);
+    expect(run([62, 5, 6, 63, 8, 9, 10])).toEqual([5, 6, 7, 3, 3, 11]);
+    expect(run([62, 5, 6, 8])).toEqual([5, 6, 8]); // no eos: only bos dropped
+    expect(run([62, 63, 63])).toEqual([3, 11]); // two left: the last two closing codes
+    expect(run([62, 63])).toEqual([11]);
+    expect(run([62])).toEqual([]);
+  });
+});
