@@ -25,6 +25,12 @@ export type { RankOptions, RankResult, RankedCandidate } from './generation/rank
 
 // front ends
 export * from './audio';
+export { ClvpTokenizer, VOCAB_FILES_NAMES, EnglishNormalizer, ABBREVIATIONS, numberToWords, normalizeNumbers, BytePairEncoding } from './tokenizer';
+export type { BatchEncoding, CallOptions, ClvpTokenizerOptions, DecodeOptions, TextInput, TruncationOption } from './tokenizer';
+export type { PaddingOption as TokenizerPaddingOption } from './tokenizer';
+
+export { ClvpProcessor } from './processing_clvp';
+export type { ClvpProcessorCall, ClvpProcessorOutput } from './processing_clvp';
 
 // parity
 export { runParity, formatReportTable, PENDING_CALLS } from './parity/runner';

@@ -48,6 +48,7 @@ Examples:
 
 /** Run the CLI on `argv` (arguments only, without node and script) and return the exit code. */
 export async function main(argv: string[] = process.argv.slice(2), io: CliIO = processIO()): Promise<number> {
+  if (io.stdout === process.stdout) quietOnClosedPipe();
   const program = buildProgram(io);
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -60,6 +61,17 @@ export async function main(argv: string[] = process.argv.slice(2), io: CliIO = p
     const verbose = argv.includes('--verbose') || !!program.opts().verbose;
     return reportError(e, io, verbose);
   }
+}
+
+let pipeHandled = false;
+/** `clvp inspect x | head` closes stdout early: stop quietly instead of dumping an EPIPE trace. */
+function quietOnClosedPipe(): void {
+  if (pipeHandled) return;
+  pipeHandled = true;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
 }
 
 if (require.main === module) {

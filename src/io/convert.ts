@@ -3,7 +3,7 @@
 // split_state_dict_into_shards_factory for the shard split), metadata {"format": "pt"}, config.json beside.
 import * as fs from 'fs';
 import * as path from 'path';
-import { DTYPE_BYTES, SafetensorsDtype, TensorToWrite, isFloatDtype, writeSafetensors } from './safetensors';
+import { DTYPE_BYTES, SafetensorsDtype, isFloatDtype } from './safetensors';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './dtypes';
 import { ClvpConfigJson, impliedClvpConfig, impliedGenerationConfig } from './hf_layout';
 import { ContainerKind, openCheckpoint } from './open';
@@ -181,8 +181,9 @@ export function castFloatBytes(bytes: Buffer, from: SafetensorsDtype, to: Safete
 
 const MODEL_FILE = /^(model(-\d{5}-of-\d{5})?\.safetensors|model\.safetensors\.index\.json)$/;
 
+/** config.json style of transformers (to_json_string: indent 2, sorted keys). */
 function writeJson(file: string, value: unknown): void {
-  fs.writeFileSync(file, JSON.stringify(value, null, 2) + '\n');
+  fs.writeFileSync(file, JSON.stringify(sortKeys(value), null, 2) + '\n');
 }
 
 /** Sorted-key JSON, as transformers writes the shard index (json.dumps(..., indent=2, sort_keys=True)). */
@@ -267,20 +268,17 @@ export async function convertCheckpoint(input: string | string[], outDir: string
     let index = 0;
     const byName = new Map(out.map((t) => [t.name, t]));
     for (let k = 0; k < shards.length; k++) {
-      const toWrite: TensorToWrite[] = [];
-      for (const name of shards[k]) {
+      const entries = shards[k].map((name) => ({ name, dtype: byName.get(name)!.dtype, shape: byName.get(name)!.info.shape }));
+      await writeSafetensorsStreaming(path.join(outDir, shardFileName(k, shards.length)), entries, { format: 'pt' }, (name) => {
         const t = byName.get(name)!;
-        let bytes = src.readBytes(name);
+        const bytes = src.readBytes(name);
         const want = nbytesOf(t.info);
         if (bytes.length !== want) throw new ConvertError(`${src.description}: tensor '${name}' gave ${bytes.length} bytes, ${t.info.dtype}${JSON.stringify(t.info.shape)} needs ${want}`);
-        if (t.dtype !== t.info.dtype) bytes = castFloatBytes(bytes, t.info.dtype, t.dtype);
-        toWrite.push({ name, dtype: t.dtype, shape: t.info.shape, data: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) });
+        return t.dtype !== t.info.dtype ? castFloatBytes(bytes, t.info.dtype, t.dtype) : bytes;
+      }, (name) => {
         done += sizeOf.get(name)!;
         opts.onProgress?.({ tensor: name, index: index++, count: out.length, bytesDone: done, bytesTotal: totalSize });
-        // Let a progress bar repaint between tensors.
-        await new Promise((r) => setImmediate(r));
-      }
-      writeSafetensors(path.join(outDir, shardFileName(k, shards.length)), toWrite, { format: 'pt' });
+      });
     }
     if (shards.length > 1) {
       const weightMap = Object.fromEntries(tensors.map((t) => [t.name, t.file]));
@@ -294,6 +292,64 @@ export async function convertCheckpoint(input: string | string[], outDir: string
   } finally {
     src.close();
   }
+}
+
+/**
+ * Write one safetensors file tensor by tensor, so a shard is never held in memory whole (writeSafetensors in
+ * ./safetensors encodes a whole file first). The header is laid out exactly as writeSafetensors does: __metadata__
+ * first, tensors in the given order, padded with spaces to an 8-byte boundary. Written to `<file>.partial` and
+ * renamed, so an interrupted conversion never leaves a truncated model file behind.
+ */
+export async function writeSafetensorsStreaming(
+  file: string,
+  entries: Array<{ name: string; dtype: SafetensorsDtype; shape: number[] }>,
+  metadata: Record<string, string>,
+  produce: (name: string) => Buffer,
+  onTensor?: (name: string) => void,
+): Promise<void> {
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length) header.__metadata__ = metadata;
+  let offset = 0;
+  const sizes = new Map<string, number>();
+  for (const e of entries) {
+    if (header[e.name] !== undefined) throw new ConvertError(`${file}: duplicate tensor name '${e.name}'`);
+    const n = e.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[e.dtype];
+    sizes.set(e.name, n);
+    header[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [offset, offset + n] };
+    offset += n;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
+  const hbuf = Buffer.from(json, 'utf8');
+  const partial = `${file}.partial`;
+  const fd = fs.openSync(partial, 'w');
+  let ok = false;
+  try {
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(hbuf.length));
+    writeAll(fd, len);
+    writeAll(fd, hbuf);
+    for (const e of entries) {
+      const bytes = produce(e.name);
+      if (bytes.length !== sizes.get(e.name)) {
+        throw new ConvertError(`${file}: tensor '${e.name}' has ${bytes.length} bytes but ${e.dtype}${JSON.stringify(e.shape)} needs ${sizes.get(e.name)}`);
+      }
+      writeAll(fd, bytes);
+      onTensor?.(e.name);
+      // Let a progress bar repaint between tensors.
+      await new Promise((r) => setImmediate(r));
+    }
+    ok = true;
+  } finally {
+    fs.closeSync(fd);
+    if (!ok) fs.rmSync(partial, { force: true });
+  }
+  fs.renameSync(partial, file);
+}
+
+function writeAll(fd: number, b: Buffer): void {
+  let done = 0;
+  while (done < b.length) done += fs.writeSync(fd, b, done, b.length - done);
 }
 
 /** Copy content only: the source's permissions (often read-only in caches) must not stop a later overwrite. */

@@ -104,7 +104,7 @@ export function resolveClvpConfig(json: Record<string, unknown>): ClvpConfigJson
 }
 
 /** ClvpRotaryPositionalEmbedding: dim = max(projection_dim // (num_attention_heads * 2), 32); inv_freq has dim/2. */
-export function rotaryDim(c: Pick<ClvpEncoderConfigJson, 'projection_dim' | 'num_attention_heads'>): number {
+function rotaryDim(c: Pick<ClvpEncoderConfigJson, 'projection_dim' | 'num_attention_heads'>): number {
   return Math.max(Math.floor(c.projection_dim / (c.num_attention_heads * 2)), 32);
 }
 

@@ -4,7 +4,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { SafetensorsSource, SourceTensorInfo, TensorSource } from './sources';
-import { TorchCheckpoint, TorchCheckpointError } from './torch_pickle';
+import { TorchCheckpoint, TorchCheckpointError, isLegacyTorch } from './torch_pickle';
 import { TortoiseFile, TortoiseOptions, TortoiseSource, detectTortoiseFile } from './tortoise';
 import { looksLikeZip } from './zip';
 
@@ -33,7 +33,7 @@ function isDir(p: string): boolean {
   }
 }
 
-function head(file: string, n = 8): Buffer {
+function head(file: string, n = 512): Buffer {
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
@@ -152,7 +152,7 @@ export function openSingle(p: string): OpenedCheckpoint {
   }
   const h = head(p);
   if (looksLikeZip(h)) return { source: TorchCheckpoint.open(p), kind: 'torch', files: [p], dir };
-  if (h.length > 0 && h[0] === 0x80) return { source: TorchCheckpoint.open(p), kind: 'torch', files: [p], dir }; // raises the legacy-format error
+  if (isLegacyTorch(h)) return { source: TorchCheckpoint.open(p), kind: 'torch', files: [p], dir }; // raises the legacy-format error
   try {
     return { source: SafetensorsSource.open(p), kind: 'safetensors', files: [p], dir };
   } catch (e) {

@@ -32,8 +32,6 @@ export interface UnpickleOptions {
   persistentLoad?(pid: unknown): unknown;
 }
 
-const MARK = Symbol('pickle.mark');
-
 /** Unpickle `data`; throws PickleError (or ForbiddenGlobalError) on anything outside the restricted subset. */
 export function unpickle(data: Uint8Array, opts: UnpickleOptions): unknown {
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);

@@ -91,6 +91,21 @@ function allowlist(where: string): Map<string, unknown> {
   return m;
 }
 
+/** A safetensors file: a u64 header length, then a JSON object. */
+export function looksLikeSafetensors(head: Buffer): boolean {
+  return head.length >= 9 && head[8] === 0x7b;
+}
+
+/**
+ * Legacy torch.save (torch < 1.6 or _use_new_zipfile_serialization=False) starts with a pickled magic number
+ * (PROTO n, then LONG1); the even older format is a tar archive. A safetensors header length can also start with
+ * 0x80, hence the check for its '{'.
+ */
+export function isLegacyTorch(head: Buffer): boolean {
+  if (head.length >= 262 && head.toString('latin1', 257, 262) === 'ustar') return true;
+  return head.length >= 3 && head[0] === 0x80 && head[1] >= 2 && head[1] <= 5 && !looksLikeSafetensors(head);
+}
+
 /** Error for files that are torch checkpoints but not the zip format. */
 function legacyError(file: string): TorchCheckpointError {
   return new TorchCheckpointError(
@@ -189,10 +204,8 @@ export class TorchCheckpoint implements TensorSource {
       throw new TorchCheckpointError(`${file}: cannot open: ${(e as Error).message}`);
     }
     if (!looksLikeZip(head)) {
-      // Legacy torch.save (torch < 1.6 or _use_new_zipfile_serialization=False) starts with a pickled magic number;
-      // the even older format is a tar archive.
-      if (head.length > 0 && head[0] === 0x80) throw legacyError(file);
-      if (head.length >= 262 && head.toString('latin1', 257, 262) === 'ustar') throw legacyError(file);
+      if (isLegacyTorch(head)) throw legacyError(file);
+      if (looksLikeSafetensors(head)) throw new TorchCheckpointError(`${file}: this is a safetensors file, not a torch zip checkpoint`);
       throw new TorchCheckpointError(`${file}: not a torch zip checkpoint (does not start with 'PK')`);
     }
     const zip = ZipReader.open(file);

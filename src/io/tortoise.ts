@@ -3,6 +3,10 @@
 // table of regex → HF name + tensor op instead of chained substring replaces. Original module trees:
 // tortoise/models/autoregressive.py (UnifiedVoice: HF GPT2Model `gpt`, ConditioningEncoder of AttentionBlocks),
 // tortoise/models/clvp.py + xtransformers.py (CLVP with two x-transformers Encoders, use_rmsnorm, ff_glu, rotary).
+// The weights do not say how many heads there are (q/k/v are square either way), yet the conditioning encoder's
+// fused qkv is split per head: the decoder head count (Tortoise: 16) must be right for that split to be right.
+// Encoder head counts (Tortoise: 12) and everything else not in the shapes go to config.json only
+// (see impliedClvpConfig in ./hf_layout).
 import { DTYPE_BYTES } from './safetensors';
 import { ClvpConfigJson, ImpliedConfigOptions, hfClvpShapes, impliedClvpConfig } from './hf_layout';
 import { SourceTensorInfo, TensorSource } from './sources';

@@ -2,6 +2,8 @@
 import { featureExtractorHandler, melFilterBankHandler } from './calls/audio';
 import { generateHandler, logitsWarpersHandler } from './calls/generate';
 import { MODEL_HANDLERS } from './calls/model';
+import { processorHandler } from './calls/processor';
+import { tokenizerHandler } from './calls/tokenizer';
 import { warpersSyntheticHandler } from './calls/warpers';
 import type { CallHandler } from './runner';
 
@@ -12,4 +14,6 @@ export const HANDLERS: Record<string, CallHandler> = {
   logits_warpers_synthetic: warpersSyntheticHandler,
   feature_extractor: featureExtractorHandler,
   mel_filter_bank: melFilterBankHandler,
+  tokenizer: tokenizerHandler,
+  processor: processorHandler,
 };

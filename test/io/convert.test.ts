@@ -2,7 +2,7 @@
 // and the HF index format, dry runs, config/sidecar copying, and the output-folder guards.
 import * as fs from 'fs';
 import * as path from 'path';
-import { SafetensorsCheckpoint, SafetensorsFile } from '../../src/io/safetensors';
+import { SafetensorsCheckpoint, SafetensorsFile, writeSafetensors } from '../../src/io/safetensors';
 import { ConvertError, castFloatBytes, convertCheckpoint, parseSize, planShards } from '../../src/io/convert';
 import { referenceDir, tmpDir, writeTorchCheckpoint } from './helpers';
 
@@ -150,6 +150,18 @@ describe('convertCheckpoint on synthetic input', () => {
     } finally {
       s.close();
     }
+  });
+
+  it('does not mistake a safetensors file whose header length starts with byte 0x80 for a legacy torch file', async () => {
+    const dir = tmpDir();
+    const f = path.join(dir, 'x.safetensors');
+    for (let pad = 0; ; pad++) {
+      writeSafetensors(f, [{ name: 'w', dtype: 'F32', shape: [2], data: new Float32Array([1, 2]) }], { note: 'x'.repeat(pad) });
+      if (fs.readFileSync(f)[0] === 0x80) break;
+    }
+    const r = await convertCheckpoint(f, path.join(dir, 'out'));
+    expect(r.inputKind).toBe('safetensors');
+    expect(r.tensors.map((t) => t.name)).toEqual(['w']);
   });
 
   it('names the missing path', async () => {

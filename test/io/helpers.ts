@@ -22,9 +22,12 @@ export function tmpDir(prefix = 'clvp-io-'): string {
   return d;
 }
 
-afterAll(() => {
-  for (const d of created.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
+// Only under jest: the helpers are also usable from scripts.
+if (typeof afterAll === 'function') {
+  afterAll(() => {
+    for (const d of created.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+  });
+}
 
 // ---------------------------------------------------------------- pickle writer
 

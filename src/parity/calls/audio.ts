@@ -16,7 +16,7 @@ function checkArgs(c: LoadedCase, known: readonly string[]): Record<string, unkn
 }
 
 /** `in.raw_speech` (one clip) or `in.raw_speech.0`, `in.raw_speech.1`, ... (a batch, in index order). */
-function rawSpeech(c: LoadedCase): Float32Array | Float32Array[] {
+export function rawSpeech(c: LoadedCase): Float32Array | Float32Array[] {
   const asF32 = (t: HostTensor, name: string): Float32Array => {
     if (t.dtype !== 'float32' || t.shape.length !== 1) throw new Error(`case ${c.spec.name}: ${name} must be 1-D float32, got ${t.dtype}[${t.shape}]`);
     return t.data as Float32Array;

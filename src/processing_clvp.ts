@@ -1,0 +1,80 @@
+// ClvpProcessor (transformers models/clvp/processing_clvp.py): the feature extractor and the
+// tokenizer behind one call. As in the reference, the same options reach both, and with text and
+// audio together the returned attention mask is the text's.
+import * as tf from '@tensorflow/tfjs-core';
+import * as fs from 'fs';
+import * as path from 'path';
+import { ClvpFeatureExtractor, PaddingOption } from './audio/feature_extraction_clvp';
+import { LoadVoiceOptions, loadVoice } from './audio/load_voice';
+import { ClvpTokenizer } from './tokenizer/tokenization_clvp';
+
+export interface ClvpProcessorCall {
+  text?: string | string[];
+  /** one clip or a batch of clips, float samples at `samplingRate` */
+  rawSpeech?: ArrayLike<number> | ArrayLike<number>[];
+  samplingRate?: number;
+  /** passed to both the feature extractor and the tokenizer (HF semantics for each) */
+  padding?: boolean | 'longest' | 'max_length' | 'do_not_pad';
+  truncation?: boolean;
+  maxLength?: number;
+}
+
+export interface ClvpProcessorOutput {
+  /** [batch, length] int32 */
+  inputIds?: tf.Tensor2D;
+  /** the text mask when text is given, else the audio mask [batch, samples] */
+  attentionMask?: tf.Tensor2D;
+  /** [batch, 80, frames] float32 */
+  inputFeatures?: tf.Tensor3D;
+}
+
+export class ClvpProcessor {
+  constructor(readonly featureExtractor: ClvpFeatureExtractor, readonly tokenizer: ClvpTokenizer) {}
+
+  /** From a folder with preprocessor_config.json and the tokenizer files (vocab.json, merges.txt, ...). */
+  static fromPretrained(dir: string): ClvpProcessor {
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`${dir}: not a folder`);
+    const pre = path.join(dir, 'preprocessor_config.json');
+    if (!fs.existsSync(pre)) throw new Error(`${dir}: no preprocessor_config.json`);
+    return new ClvpProcessor(ClvpFeatureExtractor.fromPretrained(pre), ClvpTokenizer.fromPretrained(dir));
+  }
+
+  /** Tensors the caller owns (dispose them, or pass the object to disposeOutput). */
+  call(inputs: ClvpProcessorCall): ClvpProcessorOutput {
+    const { text, rawSpeech } = inputs;
+    if (text === undefined && rawSpeech === undefined) throw new Error('ClvpProcessor: you need to specify either text or rawSpeech');
+    const out: ClvpProcessorOutput = {};
+    if (rawSpeech !== undefined) {
+      if (inputs.samplingRate === undefined) throw new Error('ClvpProcessor: samplingRate is required with rawSpeech');
+      const f = this.featureExtractor.call(rawSpeech, {
+        samplingRate: inputs.samplingRate,
+        padding: inputs.padding as PaddingOption | undefined,
+        truncation: inputs.truncation,
+        maxLength: inputs.maxLength,
+        returnTensors: 'tf',
+      });
+      out.inputFeatures = f.inputFeatures;
+      out.attentionMask = f.attentionMask;
+    }
+    if (text !== undefined) {
+      const enc = this.tokenizer.call(text, { padding: inputs.padding, truncation: inputs.truncation, maxLength: inputs.maxLength, returnTensors: 'tf' });
+      out.attentionMask?.dispose();
+      out.inputIds = enc.inputIds as tf.Tensor2D;
+      out.attentionMask = enc.attentionMask as tf.Tensor2D;
+    }
+    return out;
+  }
+
+  /** Voice clips from files: decode, first channel (or `channel`), resample to the extractor's rate. */
+  loadVoices(files: string[], opts: LoadVoiceOptions = {}): Float32Array[] {
+    return files.map((f) => loadVoice(f, { targetRate: this.featureExtractor.config.samplingRate, ...opts }).samples);
+  }
+
+  decode(ids: number[] | tf.Tensor, opts?: Parameters<ClvpTokenizer['decode']>[1]): string {
+    return this.tokenizer.decode(ids, opts);
+  }
+
+  batchDecode(ids: number[][] | tf.Tensor2D, opts?: Parameters<ClvpTokenizer['batchDecode']>[1]): string[] {
+    return this.tokenizer.batchDecode(ids, opts);
+  }
+}
