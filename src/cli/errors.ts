@@ -8,6 +8,9 @@ import { SafetensorsError } from '../io/safetensors';
 import { TorchCheckpointError } from '../io/torch_pickle';
 import { TortoiseMappingError } from '../io/tortoise';
 import { ZipError } from '../io/zip';
+import { WavError } from '../audio/wav';
+import { ConfigError } from '../models/configuration_clvp';
+import { WeightLoadError } from '../models/weights';
 
 /** Where commands write. Tests pass string sinks; the real CLI passes process.stdout/stderr. */
 export interface CliIO {
@@ -40,6 +43,9 @@ const USER_ERRORS = [
   TorchCheckpointError,
   TortoiseMappingError,
   ZipError,
+  WavError,
+  ConfigError,
+  WeightLoadError,
 ];
 
 const USER_ERRNO = new Set(['ENOENT', 'EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'EEXIST', 'ENOSPC', 'EROFS']);

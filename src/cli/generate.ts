@@ -1,14 +1,189 @@
-// `clvp generate`: STUB registered by the CLI skeleton; the lead replaces this file with the real command.
-import { Command } from 'commander';
-import { CliError, CliIO } from './errors';
+// `clvp generate`: the main job. Text + voice clip(s) -> speech-token candidates sampled from the
+// decoder, ranked by CLVP similarity to the text.
+import * as tf from '@tensorflow/tfjs-core';
+import { Command, Option } from 'commander';
+import * as cliProgress from 'cli-progress';
+import * as fs from 'fs';
+import * as path from 'path';
+import { initBackend, setBackendLogger } from '../backend';
+import { TORTOISE_PRESETS, TortoisePresetName, generationConfigFromPreset, resolvePreset } from '../generation/presets';
+import { RankResult } from '../generation/rank';
+import { ClvpModelForConditionalGeneration } from '../models/modeling_clvp';
+import { ClvpProcessor } from '../processing_clvp';
+import { CliError, CliIO, positiveInt } from './errors';
+import { resolveModelDir } from './model_dir';
 
-export function registerGenerate(program: Command, _io: CliIO): void {
+interface GenerateFlags {
+  text: string;
+  voice: string[];
+  model?: string;
+  preset: TortoisePresetName;
+  candidates?: number;
+  batchSize: number;
+  seed?: number;
+  backend?: string;
+  out?: string;
+  json?: boolean;
+  maxNewTokens?: number;
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  repetitionPenalty?: number;
+  tortoisePositions?: boolean;
+  padTo?: number;
+  progress: boolean;
+}
+
+const num = (name: string) => (v: string) => {
+  const x = Number(v);
+  if (!Number.isFinite(x)) throw new CliError(`${name}: '${v}' is not a number`);
+  return x;
+};
+
+export interface LoadedJob {
+  model: ClvpModelForConditionalGeneration;
+  processor: ClvpProcessor;
+  modelDir: string;
+}
+
+/** Model and processor from a folder, with errors that name the folder. */
+export async function loadJob(modelFlag: string | undefined, backendFlag: string | undefined, io: CliIO): Promise<LoadedJob & { backend: string }> {
+  setBackendLogger((m) => io.stderr.write(m + '\n'));
+  const backend = await initBackend(backendFlag).catch((e: Error) => {
+    throw new CliError(e.message);
+  });
+  const modelDir = resolveModelDir(modelFlag);
+  let processor: ClvpProcessor;
+  try {
+    processor = ClvpProcessor.fromPretrained(modelDir);
+  } catch (e) {
+    throw new CliError(`cannot load the tokenizer / feature extractor of ${modelDir}: ${(e as Error).message}`);
+  }
+  const model = await ClvpModelForConditionalGeneration.fromPretrained(modelDir).catch((e: Error) => {
+    throw new CliError(e.message);
+  });
+  return { model, processor, modelDir, backend };
+}
+
+export function registerGenerate(program: Command, io: CliIO): void {
   program
     .command('generate')
-    .description('generate speech tokens for a text and a voice sample (not yet implemented)')
-    .allowUnknownOption(true)
-    .allowExcessArguments(true)
-    .action(() => {
-      throw new CliError('generate: not yet implemented', 2);
+    .description('sample speech-token candidates for a text in a voice and rank them with CLVP (the main job)')
+    .requiredOption('--text <text>', 'the text to speak')
+    .requiredOption('--voice <wav...>', 'voice clip(s), any WAV (resampled to 22.05 kHz); several clips are averaged into one voice, as Tortoise does')
+    .option('--model <dir>', 'Hugging Face CLVP folder (default: the random-weight model bundled in weights/)')
+    .addOption(new Option('--preset <name>', 'Tortoise sampling preset (ultra_fast: 16 candidates, fast: 96, standard / high_quality: 256)').choices(Object.keys(TORTOISE_PRESETS)).default('ultra_fast'))
+    .option('--candidates <n>', 'candidates to sample (default: the preset\'s: 16 / 96 / 256 / 256)', positiveInt('--candidates'))
+    .option('--batch-size <n>', 'candidates decoded together (bounds memory)', positiveInt('--batch-size'), 16)
+    .option('--seed <n>', 'sampling seed: the same seed gives the same candidates on the same backend (default: random, printed)', positiveInt('--seed'))
+    .option('--backend <name>', 'tensorflow | wasm | cpu (default: best available)')
+    .option('--max-new-tokens <n>', 'speech tokens per candidate at most (default: the preset\'s 500, capped by the model\'s position table)', positiveInt('--max-new-tokens'))
+    .option('--temperature <t>', 'override the preset temperature', num('--temperature'))
+    .option('--top-p <p>', 'override the preset top-p', num('--top-p'))
+    .option('--top-k <k>', 'override the preset top-k (Tortoise inherits 50)', num('--top-k'))
+    .option('--repetition-penalty <r>', 'override the preset repetition penalty', num('--repetition-penalty'))
+    .option('--tortoise-positions', 'original Tortoise decode positions (first new token at position 1, not 2)')
+    .option('--pad-to <n>', 'pad candidates with the stop token to n positions before scoring (501 reproduces Tortoise\'s 500 codes)', positiveInt('--pad-to'))
+    .option('--out <file>', 'write every candidate (speech ids, score) and the settings as JSON')
+    .option('--json', 'print the JSON result on stdout instead of the table')
+    .option('--no-progress', 'no progress bar')
+    .addHelpText('after', `
+The bundled default model has random weights: its candidates and scores are meaningless. Point
+--model at a real checkpoint folder (e.g. a local copy of susnato/clvp_dev; convert a
+pytorch_model.bin first with 'clvp convert').
+
+Examples:
+  $ clvp generate --text "Hello there." --voice examples/voice.wav
+  $ clvp generate --text "Hello there." --voice a.wav --voice b.wav --preset ultra_fast --seed 1 --out result.json
+  $ clvp generate --model ~/models/clvp_dev --text "Hi." --voice me.wav --candidates 32 --batch-size 8`)
+    .action(async (flags: GenerateFlags) => {
+      const job = await loadJob(flags.model, flags.backend, io);
+      const { model, processor } = job;
+      let features: tf.Tensor3D | undefined;
+      let ids: tf.Tensor2D | undefined;
+      const ctl = new AbortController();
+      const onSigint = () => ctl.abort();
+      process.once('SIGINT', onSigint);
+      try {
+        const clips = flags.voice.map((f) => processor.loadVoices([f])[0]);
+        const enc = processor.call({ text: flags.text, rawSpeech: clips, samplingRate: processor.featureExtractor.config.samplingRate });
+        features = enc.inputFeatures!;
+        ids = enc.inputIds!;
+        enc.attentionMask?.dispose();
+
+        const settings = resolvePreset(flags.preset, flags.candidates ? { numAutoregressiveSamples: flags.candidates } : {});
+        const gen = generationConfigFromPreset(settings);
+        const dc = model.config.decoderConfig;
+        // Positions used: the prefill, then one per new token (see generate.ts); cap to the table.
+        const cap = dc.maxPositionEmbeddings - (flags.tortoisePositions ? 0 : 1);
+        let maxNew = flags.maxNewTokens ?? gen.maxNewTokens!;
+        if (maxNew > cap) {
+          if (flags.maxNewTokens !== undefined) throw new CliError(`--max-new-tokens ${maxNew}: this model's position table allows at most ${cap}`);
+          io.stderr.write(`clvp: the model has ${dc.maxPositionEmbeddings} decoder positions: generating at most ${cap} tokens (preset: ${maxNew})\n`);
+          maxNew = cap;
+        }
+        const numCandidates = settings.numAutoregressiveSamples;
+        const seed = flags.seed ?? Math.floor(Math.random() * 2 ** 31);
+        const numBatches = Math.ceil(numCandidates / Math.min(flags.batchSize, numCandidates));
+        const bar = flags.progress && !flags.json
+          ? new cliProgress.SingleBar({ stream: io.stderr as NodeJS.WritableStream, format: 'generating {bar} {percentage}% | batch {batchNo}/{batches} | {eta_formatted} left', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
+          : undefined;
+        bar?.start(numBatches * maxNew, 0, { batchNo: 1, batches: numBatches });
+        const t0 = Date.now();
+        let result: RankResult;
+        try {
+          result = await model.rankCandidates({ inputIds: ids, inputFeatures: features }, {
+            ...gen,
+            temperature: flags.temperature ?? gen.temperature,
+            topP: flags.topP ?? gen.topP,
+            topK: flags.topK ?? gen.topK,
+            repetitionPenalty: flags.repetitionPenalty ?? gen.repetitionPenalty,
+            maxNewTokens: maxNew,
+            numCandidates,
+            batchSize: flags.batchSize,
+            seed,
+            averageConditioning: clips.length > 1,
+            correctedDecodePositions: !!flags.tortoisePositions,
+            padToMaxMelTokens: flags.padTo,
+            signal: ctl.signal,
+            onProgress: (p) => bar?.update(p.batch * maxNew + p.step, { batchNo: p.batch + 1 }),
+          });
+        } finally {
+          bar?.stop();
+        }
+        const seconds = (Date.now() - t0) / 1000;
+        const report = {
+          model: job.modelDir,
+          backend: job.backend,
+          text: flags.text,
+          textIds: Array.from(ids.dataSync()),
+          voices: flags.voice.map((v) => path.resolve(v)),
+          preset: flags.preset,
+          settings: { numCandidates, maxNewTokens: maxNew, temperature: flags.temperature ?? gen.temperature, topP: flags.topP ?? gen.topP, topK: flags.topK ?? gen.topK, repetitionPenalty: flags.repetitionPenalty ?? gen.repetitionPenalty, batchSize: flags.batchSize, tortoisePositions: !!flags.tortoisePositions, padTo: flags.padTo ?? null, averagedVoices: clips.length > 1 },
+          seed,
+          seconds,
+          candidates: result.candidates.map((c, rank) => ({ rank: rank + 1, index: c.index, score: c.score, length: c.length, finished: c.finished, speechIds: c.speechIds })),
+        };
+        if (flags.out) fs.writeFileSync(flags.out, JSON.stringify(report, null, 1) + '\n');
+        if (flags.json) {
+          io.stdout.write(JSON.stringify(report) + '\n');
+          return;
+        }
+        const lines = [
+          `model ${job.modelDir}${flags.model ? '' : '  (bundled random weights: scores are meaningless)'}`,
+          `text "${flags.text}" -> ${report.textIds.length} tokens; ${clips.length} voice clip(s); preset ${flags.preset}; seed ${seed}; ${numCandidates} candidates in ${seconds.toFixed(1)} s on ${job.backend}`,
+          '',
+          ' rank  cand   score    len  end  first ids',
+          ...report.candidates.slice(0, 20).map((c) => `${String(c.rank).padStart(5)}  ${String(c.index).padStart(4)}  ${c.score.toFixed(4).padStart(7)}  ${String(c.length).padStart(5)}  ${c.finished ? 'eos' : ' - '}  ${c.speechIds.slice(0, 8).join(' ')}${c.speechIds.length > 8 ? ' …' : ''}`),
+        ];
+        if (report.candidates.length > 20) lines.push(`  … ${report.candidates.length - 20} more${flags.out ? ` in ${flags.out}` : ' (use --out to save them all)'}`);
+        else if (flags.out) lines.push('', `all candidates written to ${flags.out}`);
+        io.stdout.write(lines.join('\n') + '\n');
+      } finally {
+        process.removeListener('SIGINT', onSigint);
+        features?.dispose();
+        ids?.dispose();
+        model.dispose();
+      }
     });
 }

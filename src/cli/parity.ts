@@ -1,14 +1,62 @@
-// `clvp parity`: STUB registered by the CLI skeleton; the lead replaces this file with the real command.
+// `clvp parity`: run the reference cases (cases/index.json of a reference directory) against this port.
 import { Command } from 'commander';
+import { initBackend, setBackendLogger } from '../backend';
+import { defaultReferenceDir } from '../parity/cases';
+import { disposeCachedModels } from '../parity/calls/model';
+import { HANDLERS } from '../parity/handlers';
+import { formatReportTable, runParity } from '../parity/runner';
 import { CliError, CliIO } from './errors';
 
-export function registerParity(program: Command, _io: CliIO): void {
+interface ParityFlags {
+  reference?: string;
+  backend?: string;
+  json?: boolean;
+  filter?: string[];
+}
+
+const finite = (x: number | null) => (x === null || !Number.isFinite(x) ? null : x);
+
+export function registerParity(program: Command, io: CliIO): void {
   program
     .command('parity')
-    .description('run the reference parity cases against this port (not yet implemented)')
-    .allowUnknownOption(true)
-    .allowExcessArguments(true)
-    .action(() => {
-      throw new CliError('parity: not yet implemented', 2);
+    .description('run every reference case (PyTorch outputs) against this port and report max abs/rel errors')
+    .option('--reference <dir>', 'reference directory (default: $CLVP_REFERENCE_DIR or ../shared/reference)')
+    .option('--backend <name>', 'tensorflow | wasm | cpu (default: best available)')
+    .option('--filter <text...>', 'only cases whose name contains one of these, or whose call type equals one')
+    .option('--json', 'print one JSON object instead of the table')
+    .addHelpText('after', `
+Exit status is 1 when any case fails. Tolerances come from the case files.
+
+Examples:
+  $ clvp parity
+  $ clvp parity --reference ../shared/reference --backend cpu --filter tiny.
+  $ clvp parity --json > parity.json`)
+    .action(async (flags: ParityFlags) => {
+      setBackendLogger((m) => io.stderr.write(m + '\n'));
+      const backend = await initBackend(flags.backend).catch((e: Error) => {
+        throw new CliError(e.message);
+      });
+      const referenceDir = flags.reference ?? defaultReferenceDir();
+      let report;
+      try {
+        report = await runParity({
+          referenceDir, backend, handlers: HANDLERS, filter: flags.filter,
+          onCase: (r) => !flags.json && io.stderr.write(`${r.status.padEnd(7)} ${r.name}\n`),
+        });
+      } catch (e) {
+        throw new CliError((e as Error).message);
+      } finally {
+        await disposeCachedModels();
+      }
+      if (flags.json) {
+        io.stdout.write(JSON.stringify({
+          reference: report.reference,
+          backend: report.backend,
+          cases: report.cases.map((c) => ({ name: c.name, call: c.call, status: c.status, maxAbsError: finite(c.maxAbsError), maxRelError: finite(c.maxRelError), message: c.message })),
+        }) + '\n');
+      } else {
+        io.stdout.write(formatReportTable(report) + '\n');
+      }
+      if (report.cases.some((c) => c.status === 'fail')) throw new CliError(`parity: ${report.cases.filter((c) => c.status === 'fail').length} case(s) failed`, 1);
     });
 }

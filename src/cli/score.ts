@@ -1,14 +1,84 @@
-// `clvp score`: STUB registered by the CLI skeleton; the lead replaces this file with the real command.
+// `clvp score`: CLVP similarity between a text and given speech-token candidates.
+import * as tf from '@tensorflow/tfjs-core';
 import { Command } from 'commander';
+import * as fs from 'fs';
+import { scoreCandidates } from '../generation/generate';
+import { padExtraBosEosTokens } from '../models/conditioning_encoder';
+import { disposeOutput } from '../models/modeling_clvp';
 import { CliError, CliIO } from './errors';
+import { loadJob } from './generate';
 
-export function registerScore(program: Command, _io: CliIO): void {
+interface ScoreFlags {
+  text: string;
+  speechIds: string;
+  model?: string;
+  backend?: string;
+  json?: boolean;
+}
+
+/** Accepts [[ids...], ...], [ids...], or the JSON `clvp generate --out` writes ({candidates: [{speechIds}]}). */
+export function readSpeechIds(file: string): number[][] {
+  let json: unknown;
+  try {
+    json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new CliError(`--speech-ids ${file}: ${(e as Error).message}`);
+  }
+  let rows: unknown;
+  if (Array.isArray(json)) rows = json.length && typeof json[0] === 'number' ? [json] : json;
+  else if (json && typeof json === 'object' && Array.isArray((json as { candidates?: unknown }).candidates)) {
+    rows = (json as { candidates: { speechIds?: unknown }[] }).candidates.map((c) => c.speechIds);
+  } else throw new CliError(`--speech-ids ${file}: expected a list of id lists, or {"candidates": [{"speechIds": [...]}]}`);
+  const out = rows as unknown[];
+  if (!out.length) throw new CliError(`--speech-ids ${file}: no candidates`);
+  out.forEach((r, i) => {
+    if (!Array.isArray(r) || !r.length || !r.every((v) => Number.isInteger(v) && v >= 0)) throw new CliError(`--speech-ids ${file}: candidate ${i} is not a non-empty list of non-negative integer ids`);
+  });
+  return out as number[][];
+}
+
+export function registerScore(program: Command, io: CliIO): void {
   program
     .command('score')
-    .description('score text/speech pairs with the CLVP encoders (not yet implemented)')
-    .allowUnknownOption(true)
-    .allowExcessArguments(true)
-    .action(() => {
-      throw new CliError('score: not yet implemented', 2);
+    .description('CLVP similarity between a text and speech-token candidates')
+    .requiredOption('--text <text>', 'the text')
+    .requiredOption('--speech-ids <file>', 'JSON: [[ids...], ...] or the output of clvp generate --out')
+    .option('--model <dir>', 'Hugging Face CLVP folder (default: the bundled random-weight model)')
+    .option('--backend <name>', 'tensorflow | wasm | cpu (default: best available)')
+    .option('--json', 'print JSON')
+    .addHelpText('after', `
+Candidates of different lengths are scored one by one (the speech encoder averages over every
+position, so padding would change the score). The text gets the eos that generate adds.
+
+Examples:
+  $ clvp score --text "Hello there." --speech-ids result.json
+  $ clvp score --model ~/models/clvp_dev --text "Hi." --speech-ids ids.json --json`)
+    .action(async (flags: ScoreFlags) => {
+      const rows = readSpeechIds(flags.speechIds);
+      const job = await loadJob(flags.model, flags.backend, io);
+      const { model, processor } = job;
+      try {
+        const vocab = model.config.speechConfig.vocabSize;
+        rows.forEach((r, i) => {
+          const bad = r.find((v) => v >= vocab);
+          if (bad !== undefined) throw new CliError(`--speech-ids: candidate ${i} has id ${bad}, outside the speech vocabulary [0, ${vocab})`);
+        });
+        const enc = processor.tokenizer.call(flags.text, {});
+        const ids0 = { data: Int32Array.from(enc.inputIds as number[]), shape: [1, (enc.inputIds as number[]).length] as [number, number] };
+        const tc = model.config.textConfig;
+        const text = padExtraBosEosTokens(ids0, { data: new Int32Array(ids0.data.length).fill(1), shape: ids0.shape }, { bosTokenId: tc.bosTokenId, eosTokenId: tc.eosTokenId, addBosToken: false });
+        const scores = rows.map((r) => {
+          const s = scoreCandidates(model, { ids: text.ids, mask: text.mask! }, { data: Int32Array.from(r), shape: [1, r.length] });
+          const v = s.logitsPerText.dataSync()[0];
+          disposeOutput(s);
+          return v;
+        });
+        const result = scores.map((score, index) => ({ index, score, length: rows[index].length })).sort((a, b) => b.score - a.score);
+        if (flags.json) io.stdout.write(JSON.stringify({ model: job.modelDir, text: flags.text, scores: result }) + '\n');
+        else io.stdout.write([' rank  cand   score    len', ...result.map((r, k) => `${String(k + 1).padStart(5)}  ${String(r.index).padStart(4)}  ${r.score.toFixed(4).padStart(7)}  ${String(r.length).padStart(5)}`)].join('\n') + '\n');
+      } finally {
+        model.dispose();
+        void tf;
+      }
     });
 }

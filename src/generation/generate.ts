@@ -47,6 +47,12 @@ export interface ClvpGenerateOptions extends Partial<GenerationConfig> {
   onProgress?: (p: GenerateProgress) => void;
   /** Stops generation (the promise rejects with an AbortError). */
   signal?: AbortSignal;
+  /**
+   * Never pick decoder ids the speech encoder cannot embed (ids >= speech vocab, e.g. the mel start
+   * token), except eos. The reference would fail on them when scoring. Default true; it only ever
+   * matters when the decoder vocabulary is larger than the speech encoder's (the real checkpoint).
+   */
+  suppressUnencodable?: boolean;
   /** Teacher forcing: the tokens to take at step k (one per row) instead of the chosen ones. */
   forcedTokens?: (step: number) => Int32Array | undefined;
 }
@@ -187,6 +193,9 @@ export async function decodeSpeechTokens(
   const semantics = opts.semantics ?? 'v4.44';
   const prefillPositionIds: HostIds = semantics === 'v4.45' ? { data: new Int32Array(1), shape: [1, 1] } : { data: Int32Array.from({ length: l }, (_, i) => i), shape: [1, l] };
   const processors = buildLogitsProcessors(config);
+  const eosIds = new Set(Array.isArray(config.eosTokenId) ? config.eosTokenId : [config.eosTokenId ?? dc.eosTokenId]);
+  const banned: number[] = [];
+  if (opts.suppressUnencodable ?? true) for (let id = model.config.speechConfig.vocabSize; id < dc.vocabSize; id++) if (!eosIds.has(id)) banned.push(id);
   const sampler = config.doSample ? new Sampler(config.seed) : undefined;
   const batchSize = Math.max(1, Math.min(opts.batchSize ?? rows, rows));
   const numBatches = Math.ceil(rows / batchSize);
@@ -222,7 +231,12 @@ export async function decodeSpeechTokens(
         const scores = processors.length ? processors.process(views, logits, nb, vocab) : logits;
         recordSteps?.push({ logits: logits.slice(), scores: scores === logits ? logits.slice() : scores.slice(), positionIds });
         const forced = opts.forcedTokens?.(tracker.numGenerated);
-        const next = tracker.step(forced ? Int32Array.from(forced.subarray(r0, r0 + nb)) : selectNextTokens(scores, nb, vocab, config.doSample, sampler));
+        let pickFrom = scores;
+        if (banned.length) {
+          pickFrom = scores === logits ? scores.slice() : scores;
+          for (let r = 0; r < nb; r++) for (const id of banned) pickFrom[r * vocab + id] = -Infinity;
+        }
+        const next = tracker.step(forced ? Int32Array.from(forced.subarray(r0, r0 + nb)) : selectNextTokens(pickFrom, nb, vocab, config.doSample, sampler));
         const len = tracker.numGenerated + 1;
         for (let r = 0; r < nb; r++) {
           seqs[r][len - 1] = next[r];

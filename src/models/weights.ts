@@ -127,7 +127,10 @@ function isNonPersistentBuffer(key: string): boolean {
 /** HF's `_init_weights` scheme with a seeded generator, for tests and benchmarks. */
 export class RandomInitSource implements ParamSource {
   private readonly rng: Rng;
-  constructor(seed = 0) {
+  /**
+   * @param onParam sees each parameter in the HF layout, e.g. to save a random model as a checkpoint
+   */
+  constructor(seed = 0, private readonly onParam?: (req: ParamRequest, hfData: Float32Array) => void) {
     this.rng = new Rng(seed);
   }
 
@@ -151,6 +154,7 @@ export class RandomInitSource implements ParamSource {
       case 'zeros':
         break;
     }
+    this.onParam?.(req, data);
     const t = LAYOUT_TABLE[req.layout].toCompute({ dtype: 'float32', shape: req.shape, data });
     return tf.tensor(t.data, t.shape, 'float32');
   }
