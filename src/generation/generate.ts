@@ -39,6 +39,11 @@ export interface ClvpGenerateOptions extends Partial<GenerationConfig> {
   averageConditioning?: boolean;
   /** Rows decoded together (candidates per batch). Default: all rows at once. */
   batchSize?: number;
+  /**
+   * Each row of the decoder inputs stands for this many candidates (numReturnSequences): the
+   * prefill runs once per distinct row and its KV cache is copied to the candidates.
+   */
+  repeatEachRow?: number;
   /** Record each step's raw logits, processed scores and position ids. */
   outputScores?: boolean;
   /** Positions per KV-cache chunk (see kv_cache.ts). Default 64. */
@@ -91,6 +96,7 @@ export interface ClvpGenerateOutput {
   textInputIdsWithEos: HostIds;
   textAttentionMaskWithEos: HostIds;
   conditioningEmbeds: tf.Tensor3D;
+  /** the first pass's decoder inputs, one row per text (each stands for numReturnSequences candidates) */
   decoderInputsEmbeds: tf.Tensor3D;
   prefillPositionIds: HostIds;
   /** per step (batch 0 only when batched), with outputScores */
@@ -161,15 +167,6 @@ function throwIfAborted(signal?: AbortSignal): void {
   if (signal?.aborted) throw new AbortError('generation aborted');
 }
 
-/** Rows repeated `n` times each (torch repeat_interleave on dim 0). */
-function repeatRows(x: tf.Tensor3D, n: number): tf.Tensor3D {
-  if (n === 1) return tf.clone(x);
-  return tf.tidy(() => {
-    const [b, l, h] = x.shape;
-    return tf.reshape(tf.tile(tf.expandDims(x, 1), [1, n, 1, 1]), [b * n, l, h]) as tf.Tensor3D;
-  });
-}
-
 /**
  * The decode loop over decoder input embeddings [rows, L, H]: returns sequences [rows, 1 + T].
  * Rows are decoded in batches of `batchSize`, each with its own KV cache.
@@ -182,7 +179,9 @@ export async function decodeSpeechTokens(
 ): Promise<{ sequences: HostIds; steps?: DecodeStep[]; prefillPositionIds: HostIds; seed?: bigint }> {
   const lm = model.speech_decoder_model;
   const dc = model.config.decoderConfig;
-  const [rows, l] = inputsEmbeds.shape;
+  const [unique, l] = inputsEmbeds.shape;
+  const repeat = opts.repeatEachRow ?? 1;
+  const rows = unique * repeat;
   const maxNew = config.maxNewTokens ?? Math.max(config.maxLength - 1, 0);
   const bos = config.bosTokenId ?? dc.bosTokenId;
   // Check the position table before any work: the last fed token sits at position maxNew (maxNew - 1 corrected).
@@ -221,9 +220,19 @@ export async function decodeSpeechTokens(
     const cache = new KVCache(dc.numHiddenLayers, opts.kvChunkSize ?? 64);
     try {
       throwIfAborted(opts.signal);
-      const embeds = nb === rows ? inputsEmbeds : tf.slice(inputsEmbeds, [r0, 0, 0], [nb, -1, -1]);
+      // Prefill the distinct rows this batch covers, then copy their cache to every candidate.
+      const u0 = Math.floor(r0 / repeat);
+      const u1 = Math.floor((r0 + nb - 1) / repeat);
+      const embeds = u0 === 0 && u1 === unique - 1 ? inputsEmbeds : tf.slice(inputsEmbeds, [u0, 0, 0], [u1 - u0 + 1, -1, -1]);
       let logitsT = lm.forwardLast({ inputsEmbeds: embeds, positionIds: prefillPositionIds, cache });
       if (embeds !== inputsEmbeds) embeds.dispose();
+      if (repeat > 1) {
+        const pick = Int32Array.from({ length: nb }, (_, j) => Math.floor((r0 + j) / repeat) - u0);
+        cache.gatherRows(pick);
+        const expanded = tf.gather(logitsT, pick, 0) as tf.Tensor2D;
+        logitsT.dispose();
+        logitsT = expanded;
+      }
       let positionIds: Int32Array | undefined;
       while (!tracker.done) {
         const logits = (await logitsT.data()) as Float32Array;
@@ -269,14 +278,10 @@ export async function decodeSpeechTokens(
 export async function generate(model: ClvpModelForConditionalGeneration, inputs: ClvpGenerateInputs, opts: ClvpGenerateOptions = {}): Promise<ClvpGenerateOutput> {
   const config = resolveGenerationConfig(model, opts);
   const { ids, mask, conditioning } = prepareConditioning(model, inputs, opts.averageConditioning);
-  let expanded: tf.Tensor3D | undefined;
   let decIn: tf.Tensor3D | undefined;
   try {
-    expanded = repeatRows(conditioning, config.numReturnSequences);
-    decIn = decoderInputsEmbeds(model, expanded);
-    expanded.dispose();
-    expanded = undefined;
-    const dec = await decodeSpeechTokens(model, decIn, config, opts);
+    decIn = decoderInputsEmbeds(model, conditioning);
+    const dec = await decodeSpeechTokens(model, decIn, config, { ...opts, repeatEachRow: config.numReturnSequences });
     let seq = dec.sequences;
     if (opts.padToMaxMelTokens !== undefined && opts.padToMaxMelTokens > seq.shape[1]) {
       seq = padRight(seq, opts.padToMaxMelTokens, model.config.decoderConfig.eosTokenId);
@@ -297,7 +302,6 @@ export async function generate(model: ClvpModelForConditionalGeneration, inputs:
     };
   } catch (e) {
     conditioning.dispose();
-    expanded?.dispose();
     decIn?.dispose();
     throw e;
   }

@@ -54,9 +54,9 @@ export async function rankCandidates(
   let decIn: tf.Tensor3D | undefined;
   let textEmbeds: tf.Tensor2D | undefined;
   try {
-    decIn = tf.tidy(() => decoderInputsEmbeds(model, tf.tile(conditioning, [numCandidates, 1, 1]) as tf.Tensor3D));
+    decIn = decoderInputsEmbeds(model, conditioning);
     conditioning.dispose();
-    const dec = await decodeSpeechTokens(model, decIn, config, { ...opts, batchSize });
+    const dec = await decodeSpeechTokens(model, decIn, config, { ...opts, batchSize, repeatEachRow: numCandidates });
     decIn.dispose();
     decIn = undefined;
     let seq = dec.sequences;

@@ -67,6 +67,25 @@ export class KVCache {
     return layer;
   }
 
+  /**
+   * Rebuild every chunk from rows `indices` of the current batch (e.g. one cached prefix copied to
+   * many candidates: a prefill computed once instead of once per candidate).
+   */
+  gatherRows(indices: Int32Array): void {
+    if (this.disposed) throw new Error('KVCache: used after dispose()');
+    const idx = tf.tensor1d(indices, 'int32');
+    for (const l of this.layers) {
+      for (const list of [l.keysT, l.values]) {
+        for (let c = 0; c < list.length; c++) {
+          const old = list[c];
+          list[c] = tf.keep(tf.gather(old, idx, 0));
+          old.dispose();
+        }
+      }
+    }
+    idx.dispose();
+  }
+
   /** Layer `i` as one (key, value) pair in HF's legacy layout [B, heads, len, headDim] (a copy). */
   legacy(i: number): { key: tf.Tensor4D; value: tf.Tensor4D } {
     const l = this.layers[i];
