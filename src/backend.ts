@@ -95,6 +95,9 @@ export async function initBackend(requested?: string): Promise<BackendName> {
       if (w === 'wasm') throw new Error('could not initialise the wasm backend');
     }
     if (!(await tf.setBackend('cpu'))) throw new Error('could not initialise the cpu backend');
+    // The cpu backend prints a multi-line "install tfjs-node" banner on first use; our one-line
+    // backend message already says which backend runs, so mark it as used.
+    (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
     return 'cpu';
   }
 }

@@ -31,12 +31,19 @@ export interface ClvpProcessorOutput {
 export class ClvpProcessor {
   constructor(readonly featureExtractor: ClvpFeatureExtractor, readonly tokenizer: ClvpTokenizer) {}
 
-  /** From a folder with preprocessor_config.json and the tokenizer files (vocab.json, merges.txt, ...). */
+  /**
+   * From a folder with preprocessor_config.json and the tokenizer files (vocab.json, merges.txt,
+   * ...), or the original Tortoise tokenizer.json in place of vocab.json + merges.txt.
+   */
   static fromPretrained(dir: string): ClvpProcessor {
     if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`${dir}: not a folder`);
     const pre = path.join(dir, 'preprocessor_config.json');
-    if (!fs.existsSync(pre)) throw new Error(`${dir}: no preprocessor_config.json`);
-    return new ClvpProcessor(ClvpFeatureExtractor.fromPretrained(pre), ClvpTokenizer.fromPretrained(dir));
+    if (!fs.existsSync(pre)) throw new Error(`${dir}: no preprocessor_config.json (the feature extractor settings; copy the one of a CLVP checkpoint)`);
+    const tortoiseJson = path.join(dir, 'tokenizer.json');
+    const tokenizer = !fs.existsSync(path.join(dir, 'vocab.json')) && fs.existsSync(tortoiseJson)
+      ? ClvpTokenizer.fromTortoiseTokenizerJson(tortoiseJson)
+      : ClvpTokenizer.fromPretrained(dir);
+    return new ClvpProcessor(ClvpFeatureExtractor.fromPretrained(pre), tokenizer);
   }
 
   /** Tensors the caller owns (dispose them, or pass the object to disposeOutput). */

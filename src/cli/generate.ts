@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend, setBackendLogger } from '../backend';
 import { TORTOISE_PRESETS, TortoisePresetName, generationConfigFromPreset, resolvePreset } from '../generation/presets';
-import { RankResult } from '../generation/rank';
+import { RankResult, defaultBatchSize } from '../generation/rank';
 import { ClvpModelForConditionalGeneration } from '../models/modeling_clvp';
 import { ClvpProcessor } from '../processing_clvp';
 import { CliError, CliIO, positiveInt } from './errors';
@@ -19,7 +19,7 @@ interface GenerateFlags {
   model?: string;
   preset: TortoisePresetName;
   candidates?: number;
-  batchSize: number;
+  batchSize?: number;
   seed?: number;
   backend?: string;
   out?: string;
@@ -74,7 +74,7 @@ export function registerGenerate(program: Command, io: CliIO): void {
     .option('--model <dir>', 'Hugging Face CLVP folder (default: the random-weight model bundled in weights/)')
     .addOption(new Option('--preset <name>', 'Tortoise sampling preset (ultra_fast: 16 candidates, fast: 96, standard / high_quality: 256)').choices(Object.keys(TORTOISE_PRESETS)).default('ultra_fast'))
     .option('--candidates <n>', 'candidates to sample (default: the preset\'s: 16 / 96 / 256 / 256)', positiveInt('--candidates'))
-    .option('--batch-size <n>', 'candidates decoded together (bounds memory)', positiveInt('--batch-size'), 16)
+    .option('--batch-size <n>', 'candidates decoded together (bounds memory; default 16, fewer when a large model would not fit the wasm heap)', positiveInt('--batch-size'))
     .option('--seed <n>', 'sampling seed: the same seed gives the same candidates on the same backend (default: random, printed)', positiveInt('--seed'))
     .option('--backend <name>', 'tensorflow | wasm | cpu (default: best available)')
     .option('--max-new-tokens <n>', 'speech tokens per candidate at most (default: the preset\'s 500, capped by the model\'s position table)', positiveInt('--max-new-tokens'))
@@ -124,7 +124,8 @@ Examples:
         }
         const numCandidates = settings.numAutoregressiveSamples;
         const seed = flags.seed ?? Math.floor(Math.random() * 2 ** 31);
-        const numBatches = Math.ceil(numCandidates / Math.min(flags.batchSize, numCandidates));
+        const batchSize = Math.min(flags.batchSize ?? defaultBatchSize(model, ids.shape[1] + 4 + maxNew), numCandidates);
+        const numBatches = Math.ceil(numCandidates / batchSize);
         const bar = flags.progress && !flags.json
           ? new cliProgress.SingleBar({ stream: io.stderr as NodeJS.WritableStream, format: 'generating {bar} {percentage}% | batch {batchNo}/{batches} | {eta_formatted} left', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
           : undefined;
@@ -140,7 +141,7 @@ Examples:
             repetitionPenalty: flags.repetitionPenalty ?? gen.repetitionPenalty,
             maxNewTokens: maxNew,
             numCandidates,
-            batchSize: flags.batchSize,
+            batchSize,
             seed,
             averageConditioning: clips.length > 1,
             correctedDecodePositions: !!flags.tortoisePositions,
@@ -159,7 +160,7 @@ Examples:
           textIds: Array.from(ids.dataSync()),
           voices: flags.voice.map((v) => path.resolve(v)),
           preset: flags.preset,
-          settings: { numCandidates, maxNewTokens: maxNew, temperature: flags.temperature ?? gen.temperature, topP: flags.topP ?? gen.topP, topK: flags.topK ?? gen.topK, repetitionPenalty: flags.repetitionPenalty ?? gen.repetitionPenalty, batchSize: flags.batchSize, tortoisePositions: !!flags.tortoisePositions, padTo: flags.padTo ?? null, averagedVoices: clips.length > 1 },
+          settings: { numCandidates, maxNewTokens: maxNew, temperature: flags.temperature ?? gen.temperature, topP: flags.topP ?? gen.topP, topK: flags.topK ?? gen.topK, repetitionPenalty: flags.repetitionPenalty ?? gen.repetitionPenalty, batchSize, tortoisePositions: !!flags.tortoisePositions, padTo: flags.padTo ?? null, averagedVoices: clips.length > 1 },
           seed,
           seconds,
           candidates: result.candidates.map((c, rank) => ({ rank: rank + 1, index: c.index, score: c.score, length: c.length, finished: c.finished, speechIds: c.speechIds })),

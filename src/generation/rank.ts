@@ -18,6 +18,23 @@ export interface RankedCandidate {
   finished: boolean;
 }
 
+/** The wasm backend's heap cannot grow past 4 GiB (32-bit addresses). */
+export const WASM_HEAP_BYTES = 4 * 1024 ** 3;
+const WASM_MARGIN_BYTES = 512 * 1024 ** 2;
+
+/**
+ * Candidates per batch when none is given: 16, or fewer where the KV caches would not fit the wasm
+ * heap beside the weights (a real-size checkpoint: ~2.8 GB of weights, ~150 MB of cache per
+ * candidate at 600 positions, so about 5 candidates at a time).
+ */
+export function defaultBatchSize(model: ClvpModelForConditionalGeneration, positions: number, backend = tf.getBackend()): number {
+  if (backend !== 'wasm') return 16;
+  const dc = model.config.decoderConfig;
+  const perCandidate = dc.numHiddenLayers * 2 * dc.hiddenSize * positions * 4;
+  const free = WASM_HEAP_BYTES - model.numParameters() * 4 - WASM_MARGIN_BYTES;
+  return Math.max(1, Math.min(16, Math.floor(free / perCandidate)));
+}
+
 export interface RankOptions extends ClvpGenerateOptions {
   /** candidates to generate (default: numReturnSequences, else 16) */
   numCandidates?: number;
@@ -28,6 +45,8 @@ export interface RankResult {
   candidates: RankedCandidate[];
   /** the seed of the sampling stream */
   seed?: bigint;
+  /** candidates decoded together */
+  batchSize: number;
 }
 
 /**
@@ -50,7 +69,8 @@ export async function rankCandidates(
   const config = resolveGenerationConfig(model, { ...opts, numReturnSequences: 1 });
   const dc = model.config.decoderConfig;
   const { ids, mask, conditioning } = prepareConditioning(model, inputs, opts.averageConditioning);
-  const batchSize = Math.max(1, Math.min(opts.batchSize ?? 16, numCandidates));
+  const positions = conditioning.shape[1] + 1 + (config.maxNewTokens ?? config.maxLength);
+  const batchSize = Math.max(1, Math.min(opts.batchSize ?? defaultBatchSize(model, positions), numCandidates));
   let decIn: tf.Tensor3D | undefined;
   let textEmbeds: tf.Tensor2D | undefined;
   try {
@@ -94,7 +114,7 @@ export async function rankCandidates(
       };
     });
     candidates.sort((a, b) => b.score - a.score || a.index - b.index);
-    return { candidates, seed: dec.seed };
+    return { candidates, seed: dec.seed, batchSize };
   } finally {
     if (!conditioning.isDisposed) conditioning.dispose();
     decIn?.dispose();
