@@ -228,7 +228,9 @@ export async function decodeSpeechTokens(
       if (embeds !== inputsEmbeds) embeds.dispose();
       if (repeat > 1) {
         const pick = Int32Array.from({ length: nb }, (_, j) => Math.floor((r0 + j) / repeat) - u0);
-        cache.gatherRows(pick);
+        // One distinct prefix: every candidate attends to it without a copy; else copy per row.
+        if (u0 === u1) cache.shareAsPrefix();
+        else cache.gatherRows(pick);
         const expanded = tf.gather(logitsT, pick, 0) as tf.Tensor2D;
         logitsT.dispose();
         logitsT = expanded;

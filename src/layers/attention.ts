@@ -3,7 +3,8 @@
 // rotary), the conditioning encoder's mel blocks (no mask, no rotary) and the decoder (causal, cache).
 import * as tf from '@tensorflow/tfjs-core';
 import { ParamSource } from '../models/weights';
-import { KVCache } from './kv_cache';
+import { KVCache, LayerChunks } from './kv_cache';
+import { batchedMatMul } from './batched_matmul';
 import { Linear } from './linear';
 import { applyRotary } from './rotary';
 
@@ -57,16 +58,11 @@ export class ClvpSelfAttention {
         v = applyRotary(v, cos, sin);
       }
       const q4 = tf.transpose(q, [0, 2, 1, 3]) as tf.Tensor4D; // [B, H, Tq, hd]
-      const kT = tf.transpose(k, [0, 2, 3, 1]) as tf.Tensor4D; // [B, H, hd, T]
+      const k4 = tf.transpose(k, [0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, hd]
       const v4 = tf.transpose(v, [0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, hd]
-      let keysT: tf.Tensor4D[] = [kT];
-      let values: tf.Tensor4D[] = [v4];
-      if (opts.cache) {
-        const chunks = opts.cache.cache.append(opts.cache.layer, kT, v4);
-        keysT = chunks.keysT;
-        values = chunks.values;
-      }
-      const { context, probs } = attend(q4, keysT, values, opts.mask ?? null);
+      let chunks: LayerChunks = { shared: null, keys: [k4], values: [v4] };
+      if (opts.cache) chunks = opts.cache.cache.append(opts.cache.layer, k4, v4);
+      const { context, probs } = attend(q4, chunks, opts.mask ?? null);
       if (opts.outputAttentions) attentions = tf.keep(probs);
       const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [b, tq, this.embedDim]);
       return this.out_proj.apply(merged) as tf.Tensor3D;
@@ -80,21 +76,40 @@ export class ClvpSelfAttention {
 }
 
 /**
- * softmax(q @ K + mask) @ V over keys split in chunks (see kv_cache.ts): scores are computed per
- * chunk and concatenated, so no chunk of the cache is copied.
- * q [B, H, T, hd]; keysT[i] [B, H, hd, S_i]; values[i] [B, H, S_i, hd]; mask [B|1, 1, T, sum S_i].
+ * softmax(q @ K^T + mask) @ V over keys split in chunks (see kv_cache.ts): scores are computed per
+ * chunk and concatenated, so no chunk of the cache is copied. A shared prefix (the same for every
+ * row) is multiplied head by head with all rows as the M dimension: one batch-1 product per head,
+ * which wasm runs through XNNPACK (see batched_matmul.ts).
+ * q [B, H, T, hd]; keys[i], values[i] [B, H, S_i, hd]; mask [B|1, 1, T, S].
  */
-export function attend(q: tf.Tensor4D, keysT: tf.Tensor4D[], values: tf.Tensor4D[], mask: tf.Tensor4D | null): { context: tf.Tensor4D; probs: tf.Tensor4D } {
+export function attend(q: tf.Tensor4D, chunks: LayerChunks, mask: tf.Tensor4D | null): { context: tf.Tensor4D; probs: tf.Tensor4D } {
   return tf.tidy(() => {
-    const parts = keysT.map((k) => tf.matMul(q, k));
+    const [b, h, t, hd] = q.shape;
+    const shared = chunks.shared;
+    const parts: tf.Tensor[] = [];
+    if (shared) {
+      const qs = tf.split(tf.reshape(tf.transpose(q, [1, 0, 2, 3]), [h, b * t, hd]), h, 0); // H x [1, B*T, hd]
+      const s = tf.concat(qs.map((x, i) => tf.matMul(x, shared.keysT[i])), 0); // [H, B*T, P]
+      parts.push(tf.transpose(tf.reshape(s, [h, b, t, shared.length]), [1, 0, 2, 3]));
+    }
+    for (const k of chunks.keys) parts.push(batchedMatMul(q, k, true));
     let scores = parts.length === 1 ? parts[0] : tf.concat(parts, 3);
     if (mask) scores = tf.add(scores, mask);
     const probs = tf.softmax(scores, -1) as tf.Tensor4D;
-    if (values.length === 1) return { context: tf.matMul(probs, values[0]) as tf.Tensor4D, probs };
-    const sizes = values.map((v) => v.shape[2]);
-    const pieces = tf.split(probs, sizes, 3);
-    let context = tf.matMul(pieces[0], values[0]);
-    for (let i = 1; i < values.length; i++) context = tf.add(context, tf.matMul(pieces[i], values[i]));
+    const sizes = [...(shared ? [shared.length] : []), ...chunks.values.map((v) => v.shape[2])];
+    const pieces = sizes.length === 1 ? [probs] : tf.split(probs, sizes, 3);
+    let context: tf.Tensor | null = null;
+    let i = 0;
+    if (shared) {
+      const ps = tf.split(tf.reshape(tf.transpose(pieces[0], [1, 0, 2, 3]), [h, b * t, shared.length]), h, 0);
+      const c = tf.concat(ps.map((x, j) => tf.matMul(x, shared.values[j])), 0); // [H, B*T, hd]
+      context = tf.transpose(tf.reshape(c, [h, b, t, hd]), [1, 0, 2, 3]);
+      i = 1;
+    }
+    for (const v of chunks.values) {
+      const c = batchedMatMul(pieces[i++], v);
+      context = context ? tf.add(context, c) : c;
+    }
     return { context: context as tf.Tensor4D, probs };
   });
 }

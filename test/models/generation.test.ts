@@ -204,6 +204,40 @@ describe('KV cache', () => {
   });
 });
 
+describe('KV cache shared prefix', () => {
+  beforeAll(() => initBackend('wasm'));
+  test('a shared prefix gives the same logits as a prefix copied to every row', async () => {
+    const model = await ClvpModelForConditionalGeneration.fromPretrained(TINY);
+    const lm = model.speech_decoder_model;
+    const run = async (mode: 'shared' | 'copied') => {
+      const cache = new KVCache(lm.config.numHiddenLayers, 4);
+      lm.forwardLast({ inputIds: [[1, 2, 3, 4, 5, 6]], cache }).dispose();
+      if (mode === 'shared') cache.shareAsPrefix();
+      else cache.gatherRows(new Int32Array(3));
+      const outs: number[] = [];
+      for (let s = 0; s < 6; s++) {
+        const l = lm.forwardLast({ inputIds: [[s], [s + 10], [s + 20]], cache });
+        outs.push(...l.dataSync());
+        l.dispose();
+      }
+      const legacy = cache.legacy(1);
+      const key = Array.from(legacy.key.dataSync());
+      expect(legacy.key.shape).toEqual([3, 4, 12, 8]);
+      legacy.key.dispose();
+      legacy.value.dispose();
+      const bytes = cache.bytes();
+      cache.dispose();
+      return { outs, key, bytes };
+    };
+    const shared = await run('shared');
+    const copied = await run('copied');
+    expect(Math.max(...shared.outs.map((v, i) => Math.abs(v - copied.outs[i])))).toBeLessThan(1e-5);
+    expect(Math.max(...shared.key.map((v, i) => Math.abs(v - copied.key[i])))).toBeLessThan(1e-6);
+    expect(shared.bytes).toBeLessThan(copied.bytes);
+    model.dispose();
+  });
+});
+
 describe('fixSpeechDecoderOutput', () => {
   const codes = [7, 3, 3, 11];
   test('follows the reference and handles fewer than 3 tokens after bos', () => {
