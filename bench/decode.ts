@@ -14,7 +14,7 @@ function arg(name: string, def: string): string {
 }
 const json = process.argv.includes('--json');
 const layers = Number(arg('layers', '30'));
-const steps = Number(arg('steps', '8'));
+const steps = Number(arg('steps', '16'));
 const cacheLen = Number(arg('cache', '400'));
 const log = (s: string) => !json && process.stderr.write(s + '\n');
 
@@ -64,25 +64,48 @@ async function decodeRun(lm: ClvpForCausalLM, batch: number, chunk: number, pref
   }
 }
 
+function heapMB(): number | null {
+  const wasm = (tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm;
+  return wasm ? wasm.HEAPU8.length / 1e6 : null;
+}
+
 (async () => {
   setBackendLogger(log);
   const backend = await initBackend(arg('backend', process.env.CLVP_BACKEND ?? 'wasm'));
-  const config = { ...DEFAULT_DECODER_CONFIG, numHiddenLayers: layers };
-  log(`building a random ${layers}-layer decoder (hidden ${config.hiddenSize}, vocab ${config.vocabSize}) ...`);
+  const build = (n: number) => new ClvpForCausalLM(new RandomInitSource(1), 'speech_decoder_model', { ...DEFAULT_DECODER_CONFIG, numHiddenLayers: n });
+  const bandwidth = measureBandwidth();
+
+  // The KV-cache variants, on a small decoder (copied prefixes at 30 layers would not fit the wasm heap).
+  const cmpLayers = Math.min(layers, 4);
+  log(`cache variants on a ${cmpLayers}-layer decoder ...`);
+  let lm = build(cmpLayers);
+  await decodeRun(lm, 1, 64);
+  const cmpShared = await decodeRun(lm, 16, 64, 'shared');
+  const cmpCopied = await decodeRun(lm, 16, 64, 'copied');
+  const cmpConcat = await decodeRun(lm, 16, Infinity, 'copied');
+  lm.dispose();
+  // The per-token constant (embeddings, final norms, lm_head), to scale the per-layer cost.
+  lm = build(0);
+  await decodeRun(lm, 1, 64);
+  const c1 = await decodeRun(lm, 1, 64);
+  const c16 = await decodeRun(lm, 16, 64);
+  const constBytes = tf.memory().numBytes;
+  lm.dispose();
+
+  log(`building a random ${layers}-layer decoder (hidden ${DEFAULT_DECODER_CONFIG.hiddenSize}, vocab ${DEFAULT_DECODER_CONFIG.vocabSize}) ...`);
   const tb = performance.now();
-  const lm = new ClvpForCausalLM(new RandomInitSource(1), 'speech_decoder_model', config);
+  lm = build(layers);
   const buildMs = performance.now() - tb;
   const weightBytes = tf.memory().numBytes;
-  const bandwidth = measureBandwidth();
   const floorMs = (weightBytes / (bandwidth * 1e9)) * 1000;
-  // warm-up (kernel compilation, allocator)
-  await decodeRun(lm, 1, 64);
+  await decodeRun(lm, 1, 64); // warm-up: kernels, XNNPACK weight packing, allocator
   const b1 = await decodeRun(lm, 1, 64);
+  const heapB1 = heapMB();
   const b16 = await decodeRun(lm, 16, 64);
-  const b16copied = await decodeRun(lm, 16, 64, 'copied');
-  const b16plain = await decodeRun(lm, 16, Infinity, 'copied');
+  const heapB16 = heapMB();
   const rssMB = process.memoryUsage().rss / 1e6;
   lm.dispose();
+  const per30 = (t: number, c: number) => c + ((t - c) * 30) / layers;
   const result = {
     backend,
     layers,
@@ -92,38 +115,42 @@ async function decodeRun(lm: ClvpForCausalLM, batch: number, chunk: number, pref
     floorMsPerToken: floorMs,
     msPerTokenBatch1: b1.msPerToken,
     msPerTokenBatch16: b16.msPerToken,
-    msPerTokenBatch16CopiedPrefix: b16copied.msPerToken,
-    msPerTokenBatch16ConcatCache: b16plain.msPerToken,
     prefillMs: b1.prefillMs,
     kvCacheMBBatch1: b1.cacheMB,
     kvCacheMBBatch16: b16.cacheMB,
-    kvCacheMBBatch16CopiedPrefix: b16copied.cacheMB,
+    wasmHeapMBBatch1: heapB1,
+    wasmHeapMBBatch16: heapB16,
     peakRssMB: rssMB,
     buildMs,
+    cacheVariants: { layers: cmpLayers, sharedPrefixMs: cmpShared.msPerToken, copiedPrefixMs: cmpCopied.msPerToken, concatenatingCacheMs: cmpConcat.msPerToken, sharedPrefixMB: cmpShared.cacheMB, copiedPrefixMB: cmpCopied.cacheMB },
     per30Layers: {
-      msPerTokenBatch1: (b1.msPerToken * 30) / layers,
-      msPerTokenBatch16: (b16.msPerToken * 30) / layers,
-      floorMsPerToken: (floorMs * 30) / layers,
+      msPerTokenBatch1: per30(b1.msPerToken, c1.msPerToken),
+      msPerTokenBatch16: per30(b16.msPerToken, c16.msPerToken),
+      floorMsPerToken: ((constBytes + ((weightBytes - constBytes) * 30) / Math.max(layers, 1)) / (bandwidth * 1e9)) * 1000,
     },
   };
   if (json) {
     console.log(JSON.stringify(result));
     return;
   }
+  const f = (x: number) => x.toFixed(1);
   const rows: [string, string][] = [
     ['backend', backend],
-    ['decoder layers', String(layers)],
+    ['decoder layers (hidden 1024, 16 heads, vocab 8194)', String(layers)],
     ['weights (MB)', result.weightMB.toFixed(0)],
-    ['measured read bandwidth (GB/s)', bandwidth.toFixed(1)],
-    [`floor: weights / bandwidth (ms/token)`, floorMs.toFixed(1)],
-    [`batch 1, cache ${cacheLen} (ms/token)`, b1.msPerToken.toFixed(1)],
-    [`batch 16, cache ${cacheLen} (ms/step)`, b16.msPerToken.toFixed(1)],
-    [`batch 16, prefix copied per row (ms/step)`, b16copied.msPerToken.toFixed(1)],
-    [`batch 16, prefix copied, concatenating cache (ms/step)`, b16plain.msPerToken.toFixed(1)],
+    ['measured read bandwidth (GB/s)', f(bandwidth)],
+    ['floor: weights / bandwidth (ms/token)', f(floorMs)],
+    [`batch 1, cache ${cacheLen} (ms/token)`, f(b1.msPerToken)],
+    [`batch 16, cache ${cacheLen} (ms/step)`, f(b16.msPerToken)],
     [`prefill ${cacheLen} positions, batch 1 (ms)`, b1.prefillMs.toFixed(0)],
-    ['KV cache batch 1 / 16 shared / 16 copied (MB)', `${b1.cacheMB.toFixed(0)} / ${b16.cacheMB.toFixed(0)} / ${b16copied.cacheMB.toFixed(0)}`],
+    ['KV cache after the run, batch 1 / 16 (MB)', `${b1.cacheMB.toFixed(0)} / ${b16.cacheMB.toFixed(0)}`],
+    ['wasm heap after batch 1 / 16 (MB)', heapB1 === null ? 'n/a' : `${heapB1.toFixed(0)} / ${heapB16!.toFixed(0)}`],
     ['peak RSS (MB)', rssMB.toFixed(0)],
     ['scaled to 30 layers: batch 1 / batch 16 / floor (ms)', `${result.per30Layers.msPerTokenBatch1.toFixed(0)} / ${result.per30Layers.msPerTokenBatch16.toFixed(0)} / ${result.per30Layers.floorMsPerToken.toFixed(0)}`],
+    [`cache variants, ${cmpLayers} layers, batch 16 (ms/step):`, ''],
+    ['  shared prefix, chunked (default)', `${f(cmpShared.msPerToken)}  (${cmpShared.cacheMB.toFixed(0)} MB)`],
+    ['  prefix copied per row, chunked', `${f(cmpCopied.msPerToken)}  (${cmpCopied.cacheMB.toFixed(0)} MB)`],
+    ['  prefix copied, concatenated every step', f(cmpConcat.msPerToken)],
   ];
   const w = Math.max(...rows.map((r) => r[0].length));
   console.log(rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n'));

@@ -9,6 +9,23 @@ import * as path from 'path';
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export const BACKENDS: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
 
+/** The wasm backend's heap cannot grow past 4 GiB (32-bit addresses). */
+export const WASM_HEAP_BYTES = 4 * 1024 ** 3;
+
+/**
+ * Bytes a model needs on wasm: every weight matrix is held twice, once as the tensor and once
+ * packed inside the XNNPACK operator tfjs-wasm caches for it (measured: 840 MB of weights grew the
+ * heap by 907 MB after one matmul each), plus working memory.
+ */
+export function wasmFootprintBytes(modelParameters: number): number {
+  return 2 * modelParameters * 4 + 512 * 1024 ** 2;
+}
+
+export interface BackendOptions {
+  /** parameters of the model about to be loaded: a default choice avoids wasm when it cannot hold it */
+  modelParameters?: number;
+}
+
 let initialised: BackendName | undefined;
 let logged = false;
 let logger: (msg: string) => void = (msg) => process.stderr.write(msg + '\n');
@@ -53,7 +70,7 @@ function parseBackend(name: string, source: string): BackendName {
  * Initialise a backend. Without an argument: `CLVP_BACKEND` if set, else the best available.
  * Calling it again with the backend already active is a no-op.
  */
-export async function initBackend(requested?: string): Promise<BackendName> {
+export async function initBackend(requested?: string, options: BackendOptions = {}): Promise<BackendName> {
   const explicit = requested ?? process.env.CLVP_BACKEND;
   const want = explicit ? parseBackend(explicit, requested ? 'backend option' : 'CLVP_BACKEND') : undefined;
   if (initialised && (!want || want === initialised)) return initialised;
@@ -70,6 +87,10 @@ export async function initBackend(requested?: string): Promise<BackendName> {
       throw new Error(
         "backend 'tensorflow' needs @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu (npm i @tensorflow/tfjs-node-gpu@4.22.0)",
       );
+    } else if (options.modelParameters !== undefined && wasmFootprintBytes(options.modelParameters) > WASM_HEAP_BYTES) {
+      chosen = await setWasmOrCpu('cpu');
+      const gb = (x: number) => (x / 1e9).toFixed(1);
+      detail = `a ${gb(options.modelParameters * 4)} GB model needs ~${gb(wasmFootprintBytes(options.modelParameters))} GB on wasm, over its 4 GiB heap; the cpu backend is slow: install @tensorflow/tfjs-node for speed`;
     } else {
       chosen = await setWasmOrCpu(undefined);
     }

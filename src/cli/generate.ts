@@ -8,6 +8,7 @@ import * as path from 'path';
 import { initBackend, setBackendLogger } from '../backend';
 import { TORTOISE_PRESETS, TortoisePresetName, generationConfigFromPreset, resolvePreset } from '../generation/presets';
 import { RankResult, defaultBatchSize } from '../generation/rank';
+import { countParameters, readConfig } from '../models/configuration_clvp';
 import { ClvpModelForConditionalGeneration } from '../models/modeling_clvp';
 import { ClvpProcessor } from '../processing_clvp';
 import { CliError, CliIO, positiveInt } from './errors';
@@ -49,10 +50,16 @@ export interface LoadedJob {
 /** Model and processor from a folder, with errors that name the folder. */
 export async function loadJob(modelFlag: string | undefined, backendFlag: string | undefined, io: CliIO): Promise<LoadedJob & { backend: string }> {
   setBackendLogger((m) => io.stderr.write(m + '\n'));
-  const backend = await initBackend(backendFlag).catch((e: Error) => {
+  const modelDir = resolveModelDir(modelFlag);
+  let modelParameters: number;
+  try {
+    modelParameters = countParameters(readConfig(path.join(modelDir, 'config.json')));
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+  const backend = await initBackend(backendFlag, { modelParameters }).catch((e: Error) => {
     throw new CliError(e.message);
   });
-  const modelDir = resolveModelDir(modelFlag);
   let processor: ClvpProcessor;
   try {
     processor = ClvpProcessor.fromPretrained(modelDir);

@@ -1,6 +1,7 @@
 // Candidate ranking, the job CLVP does inside Tortoise: sample many speech-token candidates for one
 // text in one voice, in bounded batches, and sort them by CLVP similarity to the text.
 import * as tf from '@tensorflow/tfjs-core';
+import { WASM_HEAP_BYTES, wasmFootprintBytes } from '../backend';
 import { fixSpeechDecoderOutput, ClvpModelForConditionalGeneration } from '../models/modeling_clvp';
 import { HostIds, IdsInput, toHostIds } from '../models/ids';
 import { ClvpGenerateOptions, decodeSpeechTokens, decoderInputsEmbeds, padRight, prepareConditioning, resolveGenerationConfig } from './generate';
@@ -18,20 +19,15 @@ export interface RankedCandidate {
   finished: boolean;
 }
 
-/** The wasm backend's heap cannot grow past 4 GiB (32-bit addresses). */
-export const WASM_HEAP_BYTES = 4 * 1024 ** 3;
-const WASM_MARGIN_BYTES = 512 * 1024 ** 2;
-
 /**
- * Candidates per batch when none is given: 16, or fewer where the KV caches would not fit the wasm
- * heap beside the weights (a real-size checkpoint: ~2.8 GB of weights, ~150 MB of cache per
- * candidate at 600 positions, so about 5 candidates at a time).
+ * Candidates per batch when none is given: 16, or fewer where the KV caches (~150 MB per
+ * candidate at 600 positions for the real decoder) would not fit the wasm heap beside the weights.
  */
 export function defaultBatchSize(model: ClvpModelForConditionalGeneration, positions: number, backend = tf.getBackend()): number {
   if (backend !== 'wasm') return 16;
   const dc = model.config.decoderConfig;
   const perCandidate = dc.numHiddenLayers * 2 * dc.hiddenSize * positions * 4;
-  const free = WASM_HEAP_BYTES - model.numParameters() * 4 - WASM_MARGIN_BYTES;
+  const free = WASM_HEAP_BYTES - wasmFootprintBytes(model.numParameters());
   return Math.max(1, Math.min(16, Math.floor(free / perCandidate)));
 }
 

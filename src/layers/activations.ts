@@ -11,7 +11,8 @@ export function gelu(x: tf.Tensor): tf.Tensor {
 /** GPT-2's tanh approximation of GELU ("gelu_new"). */
 export function geluNew(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
-    const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), SQRT_2_OVER_PI);
+    // x + 0.044715 x^3 as x * (1 + 0.044715 x^2): the generic Pow kernel is several times slower.
+    const inner = tf.mul(tf.mul(x, tf.add(tf.mul(tf.square(x), 0.044715), 1)), SQRT_2_OVER_PI);
     return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
   });
 }

@@ -265,3 +265,20 @@ export function makeConfig(overrides: {
   validateConfig(cfg);
   return cfg;
 }
+
+/** Parameters a config implies (what the checkpoint holds, rotary buffers excluded). */
+export function countParameters(c: ClvpConfig): number {
+  const enc = (e: ClvpEncoderConfig) => {
+    const h = e.hiddenSize;
+    const layer = (e.useAttentionBias ? 3 * (h * h + h) : 3 * h * h) + h * h + h + h * 2 * e.intermediateSize + 2 * e.intermediateSize + e.intermediateSize * h + h + 2 * h;
+    return e.vocabSize * h + e.numHiddenLayers * layer + 2 * h + h * e.projectionDim;
+  };
+  const d = c.decoderConfig;
+  const h = d.hiddenSize;
+  const inner = decoderInnerDim(d);
+  const attn = (d.useAttentionBias ? 3 * (h * h + h) : 3 * h * h) + h * h + h;
+  const layer = 4 * h + attn + h * inner + inner + inner * h + h;
+  const decoder = (d.vocabSize + d.maxPositionEmbeddings) * h + d.numHiddenLayers * layer + 2 * h + 2 * h + h * d.vocabSize + d.vocabSize;
+  const conditioning = (c.textConfig.vocabSize + d.maxTextTokens) * h + d.featureSize * h + h + d.numMelAttnBlocks * (2 * h + attn);
+  return enc(c.textConfig) + enc(c.speechConfig) + decoder + conditioning + 1;
+}
