@@ -3,7 +3,7 @@
 // split_state_dict_into_shards_factory for the shard split), metadata {"format": "pt"}, config.json beside.
 import * as fs from 'fs';
 import * as path from 'path';
-import { DTYPE_BYTES, SafetensorsDtype, isFloatDtype } from './safetensors';
+import { DTYPE_BYTES, SafetensorsDtype, isFloatDtype, safetensorsHeader, writeAll } from './safetensors';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './dtypes';
 import { ClvpConfigJson, impliedClvpConfig, impliedGenerationConfig } from './hf_layout';
 import { ContainerKind, openCheckpoint } from './open';
@@ -295,10 +295,9 @@ export async function convertCheckpoint(input: string | string[], outDir: string
 }
 
 /**
- * Write one safetensors file tensor by tensor, so a shard is never held in memory whole (writeSafetensors in
- * ./safetensors encodes a whole file first). The header is laid out exactly as writeSafetensors does: __metadata__
- * first, tensors in the given order, padded with spaces to an 8-byte boundary. Written to `<file>.partial` and
- * renamed, so an interrupted conversion never leaves a truncated model file behind.
+ * Write one safetensors file tensor by tensor (header from ./safetensors), so a shard is never held
+ * in memory whole; yields between tensors so a progress bar can repaint. Written to
+ * `<file>.partial` and renamed, so an interrupted conversion never leaves a truncated model file.
  */
 export async function writeSafetensorsStreaming(
   file: string,
@@ -307,36 +306,20 @@ export async function writeSafetensorsStreaming(
   produce: (name: string) => Buffer,
   onTensor?: (name: string) => void,
 ): Promise<void> {
-  const header: Record<string, unknown> = {};
-  if (Object.keys(metadata).length) header.__metadata__ = metadata;
-  let offset = 0;
-  const sizes = new Map<string, number>();
-  for (const e of entries) {
-    if (header[e.name] !== undefined) throw new ConvertError(`${file}: duplicate tensor name '${e.name}'`);
-    const n = e.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[e.dtype];
-    sizes.set(e.name, n);
-    header[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [offset, offset + n] };
-    offset += n;
-  }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
-  const hbuf = Buffer.from(json, 'utf8');
+  const { bytes: header, sizes } = safetensorsHeader(file, entries, metadata);
   const partial = `${file}.partial`;
   const fd = fs.openSync(partial, 'w');
   let ok = false;
   try {
-    const len = Buffer.alloc(8);
-    len.writeBigUInt64LE(BigInt(hbuf.length));
-    writeAll(fd, len);
-    writeAll(fd, hbuf);
-    for (const e of entries) {
+    writeAll(fd, header);
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
       const bytes = produce(e.name);
-      if (bytes.length !== sizes.get(e.name)) {
-        throw new ConvertError(`${file}: tensor '${e.name}' has ${bytes.length} bytes but ${e.dtype}${JSON.stringify(e.shape)} needs ${sizes.get(e.name)}`);
+      if (bytes.length !== sizes[i]) {
+        throw new ConvertError(`${file}: tensor '${e.name}' has ${bytes.length} bytes but ${e.dtype}${JSON.stringify(e.shape)} needs ${sizes[i]}`);
       }
       writeAll(fd, bytes);
       onTensor?.(e.name);
-      // Let a progress bar repaint between tensors.
       await new Promise((r) => setImmediate(r));
     }
     ok = true;
@@ -345,11 +328,6 @@ export async function writeSafetensorsStreaming(
     if (!ok) fs.rmSync(partial, { force: true });
   }
   fs.renameSync(partial, file);
-}
-
-function writeAll(fd: number, b: Buffer): void {
-  let done = 0;
-  while (done < b.length) done += fs.writeSync(fd, b, done, b.length - done);
 }
 
 /** Copy content only: the source's permissions (often read-only in caches) must not stop a later overwrite. */

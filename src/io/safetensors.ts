@@ -337,37 +337,56 @@ export function encodeTensorBytes(dtype: SafetensorsDtype, data: TensorToWrite['
   }
 }
 
-/** Write tensors (in the given order) to a safetensors file, streaming one tensor at a time. */
-export function writeSafetensors(file: string, tensors: TensorToWrite[], metadata?: Record<string, string>): void {
+/**
+ * The 8-byte length and JSON header of a safetensors file holding `entries` in order: __metadata__
+ * first, offsets contiguous, the header padded with spaces so the data starts 8-byte aligned (as
+ * the reference writer does). Also returns each tensor's byte size.
+ */
+export function safetensorsHeader(file: string, entries: { name: string; dtype: SafetensorsDtype; shape: number[] }[], metadata?: Record<string, string>): { bytes: Buffer; sizes: number[] } {
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length) header.__metadata__ = metadata;
-  const encoded: Uint8Array[] = [];
   let offset = 0;
-  const seen = new Set<string>();
-  for (const t of tensors) {
-    if (seen.has(t.name)) throw new SafetensorsError(`${file}: duplicate tensor name '${t.name}'`);
-    seen.add(t.name);
-    const bytes = encodeTensorBytes(t.dtype, t.data);
-    const n = t.shape.reduce((a, b) => a * b, 1);
-    if (bytes.length !== n * DTYPE_BYTES[t.dtype]) {
-      throw new SafetensorsError(`${file}: tensor '${t.name}' has ${bytes.length} bytes but ${t.dtype}${JSON.stringify(t.shape)} needs ${n * DTYPE_BYTES[t.dtype]}`);
-    }
-    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] };
-    offset += bytes.length;
-    encoded.push(bytes);
-  }
+  const sizes = entries.map((e) => {
+    if (header[e.name] !== undefined) throw new SafetensorsError(`${file}: duplicate tensor name '${e.name}'`);
+    const n = e.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[e.dtype];
+    header[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [offset, offset + n] };
+    offset += n;
+    return n;
+  });
   let json = JSON.stringify(header);
-  // Pad the header with spaces so the data section starts 8-byte aligned, as the reference writer does.
   json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
-  const hbuf = Buffer.from(json, 'utf8');
-  const fd = fs.openSync(file, 'w');
+  const h = Buffer.from(json, 'utf8');
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(h.length));
+  return { bytes: Buffer.concat([len, h]), sizes };
+}
+
+/** Write all of `b` at the current position of `fd`. */
+export function writeAll(fd: number, b: Uint8Array): void {
+  let done = 0;
+  while (done < b.length) done += fs.writeSync(fd, b, done, b.length - done);
+}
+
+/**
+ * Write tensors (in the given order) to a safetensors file, encoding one tensor at a time. The file
+ * is written as `<file>.partial` and renamed, so a failure never leaves a truncated file.
+ */
+export function writeSafetensors(file: string, tensors: TensorToWrite[], metadata?: Record<string, string>): void {
+  const { bytes, sizes } = safetensorsHeader(file, tensors, metadata);
+  const partial = `${file}.partial`;
+  const fd = fs.openSync(partial, 'w');
+  let ok = false;
   try {
-    const len = Buffer.alloc(8);
-    len.writeBigUInt64LE(BigInt(hbuf.length));
-    fs.writeSync(fd, len);
-    fs.writeSync(fd, hbuf);
-    for (const b of encoded) fs.writeSync(fd, b);
+    writeAll(fd, bytes);
+    tensors.forEach((t, i) => {
+      const data = encodeTensorBytes(t.dtype, t.data);
+      if (data.length !== sizes[i]) throw new SafetensorsError(`${file}: tensor '${t.name}' has ${data.length} bytes but ${t.dtype}${JSON.stringify(t.shape)} needs ${sizes[i]}`);
+      writeAll(fd, data);
+    });
+    ok = true;
   } finally {
     fs.closeSync(fd);
+    if (!ok) fs.rmSync(partial, { force: true });
   }
+  fs.renameSync(partial, file);
 }

@@ -10,7 +10,7 @@ import { featureExtractorHandler, melFilterBankHandler } from '../../src/parity/
 import { ClvpFeatureExtractor, CLVP_FEATURE_EXTRACTOR_DEFAULTS } from '../../src/audio/feature_extraction_clvp';
 import { StftAnalyzer, hertzToMel, linspace, melFilterBank, melToHertz, padSignal, spectrogram, windowFunction } from '../../src/audio/audio_utils';
 
-const FIXTURE_REF = path.join(__dirname, '../fixtures/audio/reference');
+const FIXTURE_REF = path.join(__dirname, '../fixtures/reference');
 const HANDLERS = { feature_extractor: featureExtractorHandler, mel_filter_bank: melFilterBankHandler };
 
 function noise(n: number, seed: number, amp = 0.1): Float32Array {
@@ -24,9 +24,9 @@ function noise(n: number, seed: number, amp = 0.1): Float32Array {
   return x;
 }
 
-describe('copied synthetic reference cases (test/fixtures/audio/reference)', () => {
+describe('copied synthetic reference cases (test/fixtures/reference)', () => {
   it('features_sine, features_noise and mel_filter_bank pass with their tolerances', async () => {
-    const report = await runParity({ referenceDir: FIXTURE_REF, handlers: HANDLERS, backend: 'none' });
+    const report = await runParity({ referenceDir: FIXTURE_REF, handlers: HANDLERS, backend: 'none', filter: ['feature_extractor', 'mel_filter_bank'] });
     expect(report.cases.map((c) => c.name).sort()).toEqual(['features_noise', 'features_sine', 'mel_filter_bank']);
     for (const c of report.cases) {
       expect({ name: c.name, status: c.status, message: c.message }).toEqual({ name: c.name, status: 'pass', message: c.message });

@@ -14,10 +14,10 @@ import {
 } from '../../src/generation/logits_process';
 
 const f32 = Math.fround;
-const FIXTURES = path.resolve(__dirname, '../fixtures/generation');
+const FIXTURES = path.resolve(__dirname, '../fixtures/reference');
 
 function syntheticCase() {
-  return loadCase(FIXTURES, { name: 'warpers_synthetic', call: 'logits_warpers_synthetic', model: null, file: 'warpers_synthetic.json' });
+  return loadCase(FIXTURES, { name: 'warpers_synthetic', call: 'logits_warpers_synthetic', model: null, file: 'cases/warpers_synthetic.json' });
 }
 
 /** A deterministic generator for test data (not the one under test). */
