@@ -8,11 +8,11 @@ import { RandomInitSource } from '../src/models/weights';
   setBackendLogger(() => {});
   await initBackend(process.argv[2] ?? 'wasm');
   const B = Number(process.argv[3] ?? 1);
-  const lm = new ClvpForCausalLM(new RandomInitSource(1), 'm', { ...DEFAULT_DECODER_CONFIG, numHiddenLayers: 2 });
-  const cache = new KVCache(2, 64);
+  const lm = new ClvpForCausalLM(new RandomInitSource(1), 'm', { ...DEFAULT_DECODER_CONFIG, numHiddenLayers: Number(process.env.L ?? 2) });
+  const cache = new KVCache(Number(process.env.L ?? 2), 64);
   const e = tf.randomNormal([1, 400, 1024], 0, 0.02) as tf.Tensor3D;
   lm.forwardLast({ inputsEmbeds: e, cache }).dispose();
-  if (B > 1) cache.shareAsPrefix();
+  if (B > 1) { if (process.env.COPY) cache.gatherRows(new Int32Array(B)); else cache.shareAsPrefix(); }
   const ids = { data: new Int32Array(B).fill(5), shape: [B, 1] as [number, number] };
   for (let i = 0; i < 3; i++) { const l = lm.forwardLast({ inputIds: ids, positionIds: { data: Int32Array.of(2 + i), shape: [1, 1] }, cache }); await l.data(); l.dispose(); }
   const prof = process.env.PROF ? await tf.profile(async () => { const l = lm.forwardLast({ inputIds: ids, positionIds: { data: Int32Array.of(9), shape: [1, 1] }, cache }); await l.data(); l.dispose(); }) : { kernels: [] as { name: string; kernelTimeMs: number; inputShapes: unknown }[] };
