@@ -41,7 +41,7 @@ export interface ClvpGenerateOptions extends Partial<GenerationConfig> {
   batchSize?: number;
   /**
    * Each row of the decoder inputs stands for this many candidates (numReturnSequences): the
-   * prefill runs once per distinct row and its KV cache is copied to the candidates.
+   * prefill runs once per distinct row, and its KV cache serves all of that row's candidates.
    */
   repeatEachRow?: number;
   /** Record each step's raw logits, processed scores and position ids. */
@@ -205,68 +205,93 @@ export async function decodeSpeechTokens(
   const out = new Int32Array(rows * width).fill(pad);
   let used = 1;
   let steps: DecodeStep[] | undefined;
+  // Prefills of a distinct row shared by all its candidates, kept across batches: one per text.
+  const prefixes = new Map<number, { cache: KVCache; logits: tf.Tensor2D }>();
 
-  for (let bi = 0; bi < numBatches; bi++) {
-    const r0 = bi * batchSize;
-    const nb = Math.min(batchSize, rows - r0);
-    const recordSteps = opts.outputScores && bi === 0 ? (steps = [] as DecodeStep[]) : undefined;
-    const seqs: Int32Array[] = Array.from({ length: nb }, () => {
-      const s = new Int32Array(width).fill(pad);
-      s[0] = bos;
-      return s;
-    });
-    const views = seqs.map((s) => s.subarray(0, 1));
-    const tracker = EosStoppingTracker.fromConfig(nb, config, maxNew);
-    const cache = new KVCache(dc.numHiddenLayers, opts.kvChunkSize ?? 64);
-    try {
-      throwIfAborted(opts.signal);
-      // Prefill the distinct rows this batch covers, then copy their cache to every candidate.
-      const u0 = Math.floor(r0 / repeat);
-      const u1 = Math.floor((r0 + nb - 1) / repeat);
-      const embeds = u0 === 0 && u1 === unique - 1 ? inputsEmbeds : tf.slice(inputsEmbeds, [u0, 0, 0], [u1 - u0 + 1, -1, -1]);
-      let logitsT = lm.forwardLast({ inputsEmbeds: embeds, positionIds: prefillPositionIds, cache });
-      if (embeds !== inputsEmbeds) embeds.dispose();
-      if (repeat > 1) {
-        const pick = Int32Array.from({ length: nb }, (_, j) => Math.floor((r0 + j) / repeat) - u0);
-        // One distinct prefix: every candidate attends to it without a copy; else copy per row.
-        if (u0 === u1) cache.shareAsPrefix();
-        else cache.gatherRows(pick);
-        const expanded = tf.gather(logitsT, pick, 0) as tf.Tensor2D;
-        logitsT.dispose();
-        logitsT = expanded;
-      }
-      let positionIds: Int32Array | undefined;
-      while (!tracker.done) {
-        const logits = (await logitsT.data()) as Float32Array;
-        logitsT.dispose();
-        const scores = processors.length ? processors.process(views, logits, nb, vocab) : logits;
-        recordSteps?.push({ logits: logits.slice(), scores: scores === logits ? logits.slice() : scores.slice(), positionIds });
-        const forced = opts.forcedTokens?.(tracker.numGenerated);
-        let pickFrom = scores;
-        if (banned.length) {
-          pickFrom = scores === logits ? scores.slice() : scores;
-          for (let r = 0; r < nb; r++) for (const id of banned) pickFrom[r * vocab + id] = -Infinity;
-        }
-        const next = tracker.step(forced ? Int32Array.from(forced.subarray(r0, r0 + nb)) : selectNextTokens(pickFrom, nb, vocab, config.doSample, sampler));
-        const len = tracker.numGenerated + 1;
-        for (let r = 0; r < nb; r++) {
-          seqs[r][len - 1] = next[r];
-          views[r] = seqs[r].subarray(0, len);
-        }
-        used = Math.max(used, len);
-        opts.onProgress?.({ batch: bi, numBatches, step: tracker.numGenerated, maxNewTokens: maxNew, unfinished: tracker.unfinished.reduce((a, u) => a + u, 0) });
-        if (tracker.done) break;
+  try {
+    for (let bi = 0; bi < numBatches; bi++) {
+      const r0 = bi * batchSize;
+      const nb = Math.min(batchSize, rows - r0);
+      const recordSteps = opts.outputScores && bi === 0 ? (steps = [] as DecodeStep[]) : undefined;
+      const seqs: Int32Array[] = Array.from({ length: nb }, () => {
+        const s = new Int32Array(width).fill(pad);
+        s[0] = bos;
+        return s;
+      });
+      const views = seqs.map((s) => s.subarray(0, 1));
+      const tracker = EosStoppingTracker.fromConfig(nb, config, maxNew);
+      let cache: KVCache | undefined;
+      try {
         throwIfAborted(opts.signal);
-        // The reference feeds the newest token at position len (bos + tokens so far); Tortoise at len - 1.
-        positionIds = Int32Array.of(opts.correctedDecodePositions ? len - 1 : len);
-        logitsT = lm.forwardLast({ inputIds: { data: next, shape: [nb, 1] }, positionIds: { data: positionIds, shape: [1, 1] }, cache });
-        // Let the event loop breathe so abort signals and progress bars get a chance to run.
-        await new Promise((r) => setImmediate(r));
+        const u0 = Math.floor(r0 / repeat);
+        const u1 = Math.floor((r0 + nb - 1) / repeat);
+        let logitsT: tf.Tensor2D;
+        if (repeat > 1 && u0 === u1) {
+          // One distinct row: prefill it once (batch 1) and let every candidate attend to it.
+          let prefix = prefixes.get(u0);
+          if (!prefix) {
+            const own = new KVCache(dc.numHiddenLayers, opts.kvChunkSize ?? 64);
+            const row = unique === 1 ? inputsEmbeds : tf.slice(inputsEmbeds, [u0, 0, 0], [1, -1, -1]);
+            const logits = lm.forwardLast({ inputsEmbeds: row, positionIds: prefillPositionIds, cache: own });
+            if (row !== inputsEmbeds) row.dispose();
+            own.shareAsPrefix();
+            prefix = { cache: own, logits };
+            prefixes.set(u0, prefix);
+          }
+          cache = prefix.cache.forkSharedPrefix();
+          logitsT = tf.tile(prefix.logits, [nb, 1]) as tf.Tensor2D;
+        } else {
+          // Prefill the distinct rows this batch covers, then copy each to its candidates.
+          cache = new KVCache(dc.numHiddenLayers, opts.kvChunkSize ?? 64);
+          const embeds = u0 === 0 && u1 === unique - 1 ? inputsEmbeds : tf.slice(inputsEmbeds, [u0, 0, 0], [u1 - u0 + 1, -1, -1]);
+          logitsT = lm.forwardLast({ inputsEmbeds: embeds, positionIds: prefillPositionIds, cache });
+          if (embeds !== inputsEmbeds) embeds.dispose();
+          if (repeat > 1) {
+            const pick = Int32Array.from({ length: nb }, (_, j) => Math.floor((r0 + j) / repeat) - u0);
+            cache.gatherRows(pick);
+            const expanded = tf.gather(logitsT, pick, 0) as tf.Tensor2D;
+            logitsT.dispose();
+            logitsT = expanded;
+          }
+        }
+        let positionIds: Int32Array | undefined;
+        while (!tracker.done) {
+          const logits = (await logitsT.data()) as Float32Array;
+          logitsT.dispose();
+          const scores = processors.length ? processors.process(views, logits, nb, vocab) : logits;
+          recordSteps?.push({ logits: logits.slice(), scores: scores === logits ? logits.slice() : scores.slice(), positionIds });
+          const forced = opts.forcedTokens?.(tracker.numGenerated);
+          let pickFrom = scores;
+          if (banned.length) {
+            pickFrom = scores === logits ? scores.slice() : scores;
+            for (let r = 0; r < nb; r++) for (const id of banned) pickFrom[r * vocab + id] = -Infinity;
+          }
+          const next = tracker.step(forced ? Int32Array.from(forced.subarray(r0, r0 + nb)) : selectNextTokens(pickFrom, nb, vocab, config.doSample, sampler));
+          const len = tracker.numGenerated + 1;
+          for (let r = 0; r < nb; r++) {
+            seqs[r][len - 1] = next[r];
+            views[r] = seqs[r].subarray(0, len);
+          }
+          used = Math.max(used, len);
+          opts.onProgress?.({ batch: bi, numBatches, step: tracker.numGenerated, maxNewTokens: maxNew, unfinished: tracker.unfinished.reduce((a, u) => a + u, 0) });
+          if (tracker.done) break;
+          throwIfAborted(opts.signal);
+          // The reference feeds the newest token at position len (bos + tokens so far); Tortoise at len - 1.
+          positionIds = Int32Array.of(opts.correctedDecodePositions ? len - 1 : len);
+          logitsT = lm.forwardLast({ inputIds: { data: next, shape: [nb, 1] }, positionIds: { data: positionIds, shape: [1, 1] }, cache });
+          // Let the event loop breathe so abort signals and progress bars get a chance to run.
+          await new Promise((r) => setImmediate(r));
+        }
+      } finally {
+        cache?.dispose();
       }
-    } finally {
-      cache.dispose();
+      for (let r = 0; r < nb; r++) out.set(seqs[r], (r0 + r) * width);
     }
-    for (let r = 0; r < nb; r++) out.set(seqs[r], (r0 + r) * width);
+  } finally {
+    for (const p of prefixes.values()) {
+      p.cache.dispose();
+      p.logits.dispose();
+    }
   }
   const seqOut = new Int32Array(rows * used);
   for (let r = 0; r < rows; r++) seqOut.set(out.subarray(r * width, r * width + used), r * used);

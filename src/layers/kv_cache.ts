@@ -31,6 +31,8 @@ export class KVCache {
   private readonly layers: LayerChunks[];
   private len = 0;
   private disposed = false;
+  /** false for a fork: the shared prefix belongs to the cache it was forked from */
+  private ownsShared = true;
 
   /**
    * @param numLayers decoder layers
@@ -105,6 +107,23 @@ export class KVCache {
   }
 
   /**
+   * A new cache that attends to this cache's shared prefix (no copy) and has no positions of its
+   * own yet: one prefill serves every batch of candidates for the same text. The prefix stays
+   * owned by this cache, which must outlive its forks.
+   */
+  forkSharedPrefix(): KVCache {
+    this.check();
+    const fork = new KVCache(this.numLayers, this.chunkSize);
+    this.layers.forEach((l, i) => {
+      if (!l.shared || l.values.length) throw new Error('KVCache.forkSharedPrefix: call shareAsPrefix first, before appending');
+      fork.layers[i].shared = l.shared;
+    });
+    fork.ownsShared = false;
+    fork.len = this.len;
+    return fork;
+  }
+
+  /**
    * Rebuild every chunk from rows `indices` of the current batch (e.g. each text's prefix copied
    * to its candidates when several texts are decoded together).
    */
@@ -145,17 +164,17 @@ export class KVCache {
     return this.layers[i].values.length + (this.layers[i].shared ? 1 : 0);
   }
 
-  private all(): tf.Tensor[] {
-    return this.layers.flatMap((l) => [...l.keys, ...l.values, ...(l.shared ? [...l.shared.keysT, ...l.shared.values] : [])]);
+  private all(withShared: boolean): tf.Tensor[] {
+    return this.layers.flatMap((l) => [...l.keys, ...l.values, ...(l.shared && withShared ? [...l.shared.keysT, ...l.shared.values] : [])]);
   }
 
-  /** Bytes held by all layers. */
+  /** Bytes held by all layers (a fork counts the prefix it shares too). */
   bytes(): number {
-    return this.all().reduce((n, t) => n + t.size * 4, 0);
+    return this.all(true).reduce((n, t) => n + t.size * 4, 0);
   }
 
   dispose(): void {
-    for (const t of this.all()) t.dispose();
+    for (const t of this.all(this.ownsShared)) t.dispose();
     for (const l of this.layers) {
       l.shared = null;
       l.keys = [];

@@ -140,6 +140,18 @@ describe.each(TEST_BACKENDS)('generation on %s', (backend) => {
     disposeOutput([speech, text, sim]);
   });
 
+  test('candidates of one text share one prefill across all batches', async () => {
+    const spy = jest.spyOn(model.speech_decoder_model, 'forwardLast');
+    const before = tf.memory().numTensors;
+    const r = await model.rankCandidates(inputs(), { ...sampling, maxNewTokens: 6, numCandidates: 5, batchSize: 2, seed: 4 });
+    const prefills = spy.mock.calls.filter(([a]) => a.inputsEmbeds !== undefined).length;
+    spy.mockRestore();
+    expect(prefills).toBe(1);
+    expect(r.candidates).toHaveLength(5);
+    expect(r.batchSize).toBe(2);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   test('getSpeechFeatures without speech ids generates them first', async () => {
     const f = await model.getSpeechFeatures({ inputIds: oneText, inputFeatures: features, attentionMask: oneMask }, { maxNewTokens: 5 });
     expect(f.shape).toEqual([1, model.config.speechConfig.projectionDim]);
