@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ParamSource } from '../models/weights';
 import { KVCache, LayerChunks } from './kv_cache';
-import { batchedMatMul } from './batched_matmul';
+import { batchedMatMul, perEntryIsFaster } from './batched_matmul';
 import { Linear } from './linear';
 import { applyRotary } from './rotary';
 
@@ -62,8 +62,8 @@ export class ClvpSelfAttention {
       const v4 = tf.transpose(v, [0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, hd]
       let chunks: LayerChunks = { shared: null, keys: [k4], values: [v4] };
       if (opts.cache) chunks = opts.cache.cache.append(opts.cache.layer, k4, v4);
-      const { context, probs } = attend(q4, chunks, opts.mask ?? null);
-      if (opts.outputAttentions) attentions = tf.keep(probs);
+      const { context, probs } = attend(q4, chunks, opts.mask ?? null, !!opts.outputAttentions);
+      if (probs) attentions = tf.keep(probs);
       const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [b, tq, this.embedDim]);
       return this.out_proj.apply(merged) as tf.Tensor3D;
     });
@@ -82,9 +82,12 @@ export class ClvpSelfAttention {
  * which wasm runs through XNNPACK (see batched_matmul.ts).
  * q [B, H, T, hd]; keys[i], values[i] [B, H, S_i, hd]; mask [B|1, 1, T, S].
  */
-export function attend(q: tf.Tensor4D, chunks: LayerChunks, mask: tf.Tensor4D | null): { context: tf.Tensor4D; probs: tf.Tensor4D } {
+export function attend(q: tf.Tensor4D, chunks: LayerChunks, mask: tf.Tensor4D | null, needProbs = false): { context: tf.Tensor4D; probs?: tf.Tensor4D } {
+  const [b, h, t, hd] = q.shape;
+  if (!chunks.shared && chunks.keys.length === 1 && perEntryIsFaster(b * h, t, hd, chunks.keys[0].shape[2])) {
+    return attendPerHead(q, chunks.keys[0], chunks.values[0], mask, needProbs);
+  }
   return tf.tidy(() => {
-    const [b, h, t, hd] = q.shape;
     const shared = chunks.shared;
     const parts: tf.Tensor[] = [];
     if (shared) {
@@ -110,6 +113,33 @@ export function attend(q: tf.Tensor4D, chunks: LayerChunks, mask: tf.Tensor4D | 
       const c = batchedMatMul(pieces[i++], v);
       context = context ? tf.add(context, c) : c;
     }
-    return { context: context as tf.Tensor4D, probs };
+    return { context: context as tf.Tensor4D, probs: needProbs ? probs : undefined };
+  });
+}
+
+/**
+ * The same for one chunk, head by head: each head's scores, softmax and product stay separate, so
+ * the [B, H, T, S] probabilities are never concatenated or split (slicing them costs more on wasm
+ * than the products: 50 ms for 16 x 400 x 400).
+ */
+function attendPerHead(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor4D | null, needProbs: boolean): { context: tf.Tensor4D; probs?: tf.Tensor4D } {
+  return tf.tidy(() => {
+    const [b, h, t, hd] = q.shape;
+    const s = k.shape[2];
+    const n = b * h;
+    const qs = tf.split(tf.reshape(q, [n, t, hd]), n, 0);
+    const kTs = tf.split(tf.transpose(tf.reshape(k, [n, s, hd]), [0, 2, 1]), n, 0);
+    const vs = tf.split(tf.reshape(v, [n, s, hd]), n, 0);
+    const masks = mask ? tf.split(tf.reshape(mask, [mask.shape[0], t, s]), mask.shape[0], 0) : null;
+    const probs: tf.Tensor[] = [];
+    const contexts = qs.map((qi, i) => {
+      let scores = tf.matMul(qi, kTs[i]); // [1, T, S]
+      if (masks) scores = tf.add(scores, masks[masks.length === 1 ? 0 : Math.floor(i / h)]);
+      const p = tf.softmax(scores, -1);
+      if (needProbs) probs.push(p);
+      return tf.matMul(p, vs[i]); // [1, T, hd]
+    });
+    const context = tf.reshape(tf.concat(contexts, 0), [b, h, t, hd]) as tf.Tensor4D;
+    return { context, probs: needProbs ? (tf.reshape(tf.concat(probs, 0), [b, h, t, s]) as tf.Tensor4D) : undefined };
   });
 }
