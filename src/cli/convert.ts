@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import * as cliProgress from 'cli-progress';
 import { ConvertProgress, ConvertResult, DEFAULT_SHARD_SIZE, OutputDtype, convertCheckpoint, parseSize } from '../io/convert';
-import { CliError, CliIO, positiveInt } from './errors';
+import { CliError, CliIO, positiveInt, addTortoiseHeadOptions } from './errors';
 
 /**
  * The bar shows only on a TTY stderr and for inputs of at least `minBytes` (below that a conversion takes about a
@@ -45,8 +45,7 @@ function printHuman(r: ConvertResult, io: CliIO): void {
 }
 
 export function registerConvert(program: Command, io: CliIO): void {
-  program
-    .command('convert')
+  addTortoiseHeadOptions(program.command('convert'))
     .description('convert a checkpoint (pytorch_model.bin / .pt / .pth, safetensors, or Tortoise autoregressive.pth + clvp2.pth) to a transformers-layout folder')
     .argument('<paths...>', 'IN [IN2] OUT: a checkpoint file or folder (two files for a Tortoise pair), then the output folder')
     .addOption(new Option('--dtype <dtype>', 'cast floating-point tensors (rotary inv_freq stays float32); default: keep').choices(['float32', 'float16', 'bfloat16']))
@@ -55,9 +54,6 @@ export function registerConvert(program: Command, io: CliIO): void {
     .option('--json', 'print the result as JSON')
     .option('--force', 'replace model files already in OUT')
     .option('--no-progress', 'never show a progress bar')
-    .option('--decoder-heads <n>', 'Tortoise only: decoder/conditioning-encoder heads (default 16)', positiveInt('--decoder-heads'))
-    .option('--text-heads <n>', 'Tortoise only: text encoder heads (default 12)', positiveInt('--text-heads'))
-    .option('--speech-heads <n>', 'Tortoise only: speech encoder heads (default 12)', positiveInt('--speech-heads'))
     .addHelpText(
       'after',
       `

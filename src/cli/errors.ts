@@ -75,3 +75,14 @@ export function positiveInt(option: string) {
     return n;
   };
 }
+
+/**
+ * The head counts a Tortoise checkpoint cannot tell (its weights fix sizes, not heads), shared by
+ * `convert` and `inspect`.
+ */
+export function addTortoiseHeadOptions<T extends import('commander').Command>(cmd: T): T {
+  return cmd
+    .option('--decoder-heads <n>', 'Tortoise only: decoder / conditioning-encoder heads (default 16)', positiveInt('--decoder-heads'))
+    .option('--text-heads <n>', 'Tortoise only: text encoder heads (default 12)', positiveInt('--text-heads'))
+    .option('--speech-heads <n>', 'Tortoise only: speech encoder heads (default 12)', positiveInt('--speech-heads')) as T;
+}

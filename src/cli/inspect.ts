@@ -1,7 +1,7 @@
 // `clvp inspect`: what a checkpoint holds (see src/io/inspect.ts).
 import { Command } from 'commander';
 import { InspectReport, inspectCheckpoint } from '../io/inspect';
-import { CliError, CliIO, positiveInt } from './errors';
+import { CliError, CliIO, positiveInt, addTortoiseHeadOptions } from './errors';
 
 interface InspectFlags {
   json?: boolean;
@@ -41,15 +41,11 @@ function printHuman(r: InspectReport, io: CliIO, withTensors: boolean): void {
 }
 
 export function registerInspect(program: Command, io: CliIO): void {
-  program
-    .command('inspect')
+  addTortoiseHeadOptions(program.command('inspect'))
     .description('show the tensors, dtypes, shapes, parameter counts, config and family of a checkpoint')
     .argument('<paths...>', 'a checkpoint file or folder, or the two Tortoise files')
     .option('--json', 'print the report as JSON (includes every tensor)')
     .option('--tensors', 'list every tensor in the text report')
-    .option('--decoder-heads <n>', 'Tortoise pair only: decoder heads for the implied config (default 16)', positiveInt('--decoder-heads'))
-    .option('--text-heads <n>', 'Tortoise pair only: text encoder heads (default 12)', positiveInt('--text-heads'))
-    .option('--speech-heads <n>', 'Tortoise pair only: speech encoder heads (default 12)', positiveInt('--speech-heads'))
     .addHelpText(
       'after',
       `
