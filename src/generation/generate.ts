@@ -6,7 +6,7 @@ import { KVCache } from '../layers/kv_cache';
 import { padExtraBosEosTokens } from '../models/conditioning_encoder';
 import { HostIds, IdsInput, checkSameShape, onesMask, toHostIds } from '../models/ids';
 import { ClvpModelForConditionalGeneration, fixSpeechDecoderOutput } from '../models/modeling_clvp';
-import { GenerationConfig, buildLogitsProcessors, makeGenerationConfig } from './generation_config';
+import { DEFAULT_GENERATION_CONFIG, GenerationConfig, buildLogitsProcessors, makeGenerationConfig } from './generation_config';
 import { Sampler, selectNextTokens } from './sampling';
 import { EosStoppingTracker } from './stopping_criteria';
 
@@ -58,6 +58,12 @@ export interface ClvpGenerateOptions extends Partial<GenerationConfig> {
    * matters when the decoder vocabulary is larger than the speech encoder's (the real checkpoint).
    */
   suppressUnencodable?: boolean;
+  /**
+   * Index of this call's first batch among all batches of one generation, when the batches are
+   * split across calls (worker threads): batch k samples from its own stream derived from the
+   * seed and k, so results do not depend on how the batches are distributed. Default 0.
+   */
+  firstBatchIndex?: number;
   /** Teacher forcing: the tokens to take at step k (one per row) instead of the chosen ones. */
   forcedTokens?: (step: number) => Int32Array | undefined;
 }
@@ -112,7 +118,8 @@ export class AbortError extends Error {
 /** Resolve options against the model's generation defaults into a validated config. */
 export function resolveGenerationConfig(model: ClvpModelForConditionalGeneration, opts: Partial<GenerationConfig>): GenerationConfig {
   const dc = model.config.decoderConfig;
-  const defined = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as Partial<GenerationConfig>;
+  // Only GenerationConfig fields: callers pass their whole options object (callbacks, signal...).
+  const defined = Object.fromEntries(Object.entries(opts).filter(([k, v]) => v !== undefined && k in DEFAULT_GENERATION_CONFIG)) as Partial<GenerationConfig>;
   return makeGenerationConfig({
     ...model.generationDefaults,
     bosTokenId: dc.bosTokenId,
@@ -195,7 +202,9 @@ export async function decodeSpeechTokens(
   const eosIds = new Set(Array.isArray(config.eosTokenId) ? config.eosTokenId : [config.eosTokenId ?? dc.eosTokenId]);
   const banned: number[] = [];
   if (opts.suppressUnencodable ?? true) for (let id = model.config.speechConfig.vocabSize; id < dc.vocabSize; id++) if (!eosIds.has(id)) banned.push(id);
-  const sampler = config.doSample ? new Sampler(config.seed) : undefined;
+  // One sampling stream per batch, derived from the seed (a random one when none is given).
+  const baseSeed = config.doSample ? new Sampler(config.seed).seed : undefined;
+  const firstBatch = opts.firstBatchIndex ?? 0;
   const batchSize = Math.max(1, Math.min(opts.batchSize ?? rows, rows));
   const numBatches = Math.ceil(rows / batchSize);
   const vocab = dc.vocabSize;
@@ -220,6 +229,7 @@ export async function decodeSpeechTokens(
       });
       const views = seqs.map((s) => s.subarray(0, 1));
       const tracker = EosStoppingTracker.fromConfig(nb, config, maxNew);
+      const sampler = baseSeed === undefined ? undefined : new Sampler(batchSeed(baseSeed, firstBatch + bi));
       let cache: KVCache | undefined;
       try {
         throwIfAborted(opts.signal);
@@ -295,7 +305,12 @@ export async function decodeSpeechTokens(
   }
   const seqOut = new Int32Array(rows * used);
   for (let r = 0; r < rows; r++) seqOut.set(out.subarray(r * width, r * width + used), r * used);
-  return { sequences: { data: seqOut, shape: [rows, used] }, steps, prefillPositionIds, seed: sampler?.seed };
+  return { sequences: { data: seqOut, shape: [rows, used] }, steps, prefillPositionIds, seed: baseSeed };
+}
+
+/** The seed of batch k's stream: batch 0 uses the seed itself; others step by 2^64 / golden ratio. */
+export function batchSeed(seed: bigint, k: number): bigint {
+  return (seed + BigInt(k) * 0x9e3779b97f4a7c15n) & 0xffffffffffffffffn;
 }
 
 /**

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { WASM_HEAP_BYTES, wasmFootprintBytes } from '../backend';
 import { fixSpeechDecoderOutput, ClvpModelForConditionalGeneration } from '../models/modeling_clvp';
 import { HostIds, IdsInput, toHostIds } from '../models/ids';
+import { decodeInWorkers } from './parallel';
 import { ClvpGenerateOptions, decodeSpeechTokens, decoderInputsEmbeds, padRight, prepareConditioning, resolveGenerationConfig } from './generate';
 
 export interface RankedCandidate {
@@ -32,6 +33,12 @@ export function defaultBatchSize(model: ClvpModelForConditionalGeneration, posit
 }
 
 export interface RankOptions extends ClvpGenerateOptions {
+  /**
+   * Worker threads decoding candidate batches at the same time, each with its own copy of the
+   * model (memory x threads). The candidates are the same as with one thread for the same seed
+   * and batch size. Default 1.
+   */
+  threads?: number;
   /** candidates to generate (default: numReturnSequences, else 16) */
   numCandidates?: number;
 }
@@ -66,13 +73,16 @@ export async function rankCandidates(
   const dc = model.config.decoderConfig;
   const { ids, mask, conditioning } = prepareConditioning(model, inputs, opts.averageConditioning);
   const positions = conditioning.shape[1] + 1 + (config.maxNewTokens ?? config.maxLength);
-  const batchSize = Math.max(1, Math.min(opts.batchSize ?? defaultBatchSize(model, positions), numCandidates));
+  const threads = Math.max(1, Math.floor(opts.threads ?? 1));
+  const batchSize = Math.max(1, Math.min(opts.batchSize ?? Math.min(defaultBatchSize(model, positions), Math.ceil(numCandidates / threads)), numCandidates));
   let decIn: tf.Tensor3D | undefined;
   let textEmbeds: tf.Tensor2D | undefined;
   try {
     decIn = decoderInputsEmbeds(model, conditioning);
     conditioning.dispose();
-    const dec = await decodeSpeechTokens(model, decIn, config, { ...opts, batchSize, repeatEachRow: numCandidates });
+    const dec = threads > 1
+      ? await decodeInWorkers(model.source, decIn, numCandidates, config, { ...opts, batchSize, threads })
+      : await decodeSpeechTokens(model, decIn, config, { ...opts, batchSize, repeatEachRow: numCandidates });
     decIn.dispose();
     decIn = undefined;
     let seq = dec.sequences;

@@ -38,6 +38,9 @@ export interface ClvpOutput {
   decoderLogits: tf.Tensor3D;
 }
 
+/** Where a model came from: enough to build an identical copy elsewhere (a worker thread). */
+export type ModelSource = { kind: 'pretrained'; dir: string; weightsFile?: string } | { kind: 'random'; config: ClvpConfig; seed: number };
+
 export interface FromPretrainedOptions {
   /** weights file inside the folder (default: model.safetensors, or the shard index) */
   weightsFile?: string;
@@ -59,6 +62,8 @@ export class ClvpModelForConditionalGeneration {
   readonly logit_scale: tf.Scalar;
   /** generation settings from the folder's generation_config.json (token ids, max_new_tokens...) */
   generationDefaults: Partial<GenerationConfig> = {};
+  /** how to build this model again (worker threads load their own copy from it) */
+  source: ModelSource | undefined;
   private disposed = false;
 
   constructor(readonly config: ClvpConfig, src: ParamSource = new RandomInitSource(0)) {
@@ -72,7 +77,9 @@ export class ClvpModelForConditionalGeneration {
 
   /** A model with HF's random initialisation (seeded), for tests and benchmarks. */
   static fromConfig(config: ClvpConfig, seed = 0): ClvpModelForConditionalGeneration {
-    return new ClvpModelForConditionalGeneration(config, new RandomInitSource(seed));
+    const model = new ClvpModelForConditionalGeneration(config, new RandomInitSource(seed));
+    model.source = { kind: 'random', config, seed };
+    return model;
   }
 
   /**
@@ -100,6 +107,7 @@ export class ClvpModelForConditionalGeneration {
         throw e;
       }
       src.finish();
+      model.source = { kind: 'pretrained', dir, weightsFile: options.weightsFile };
       const genFile = path.join(dir, 'generation_config.json');
       if (fs.existsSync(genFile)) {
         try {

@@ -152,6 +152,14 @@ describe.each(TEST_BACKENDS)('generation on %s', (backend) => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  test('two worker threads give the same candidates as one', async () => {
+    const o = { ...sampling, maxNewTokens: 8, numCandidates: 6, batchSize: 2, seed: 9 };
+    const one = await model.rankCandidates(inputs(), o);
+    const two = await model.rankCandidates(inputs(), { ...o, threads: 2 });
+    expect(two.candidates).toEqual(one.candidates);
+    expect(two.seed).toBe(one.seed);
+  });
+
   test('getSpeechFeatures without speech ids generates them first', async () => {
     const f = await model.getSpeechFeatures({ inputIds: oneText, inputFeatures: features, attentionMask: oneMask }, { maxNewTokens: 5 });
     expect(f.shape).toEqual([1, model.config.speechConfig.projectionDim]);
