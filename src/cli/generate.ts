@@ -22,7 +22,7 @@ interface GenerateFlags {
   preset: TortoisePresetName;
   candidates?: number;
   batchSize?: number;
-  threads: number;
+  threads?: number;
   seed?: number;
   backend?: string;
   out?: string;
@@ -84,7 +84,7 @@ export function registerGenerate(program: Command, io: CliIO): void {
     .addOption(new Option('--preset <name>', 'Tortoise sampling preset (ultra_fast: 16 candidates, fast: 96, standard / high_quality: 256)').choices(Object.keys(TORTOISE_PRESETS)).default('ultra_fast'))
     .option('--candidates <n>', 'candidates to sample (default: the preset\'s: 16 / 96 / 256 / 256)', positiveInt('--candidates'))
     .option('--batch-size <n>', 'candidates decoded together (bounds memory; default 16, fewer when a large model would not fit the wasm heap)', positiveInt('--batch-size'))
-    .option('--threads <n>', 'worker threads decoding candidate batches at once, each with its own model copy (same candidates whatever the count)', positiveInt('--threads'), Math.min(2, os.availableParallelism()))
+    .option('--threads <n>', 'worker threads decoding candidate batches at once, each with its own model copy; same candidates whatever the count (default: 2 on wasm/cpu with 2+ cores, 1 on tfjs-node, whose kernels are multi-threaded)', positiveInt('--threads'))
     .option('--seed <n>', 'sampling seed: the same seed gives the same candidates on the same backend (default: random, printed)', positiveInt('--seed'))
     .option('--backend <name>', 'tensorflow | wasm | cpu (default: best available)')
     .option('--max-new-tokens <n>', 'speech tokens per candidate at most (default: the preset\'s 500, capped by the model\'s position table)', positiveInt('--max-new-tokens'))
@@ -138,6 +138,7 @@ Examples:
         // two batches by default, so that two threads have work.
         const batchSize = Math.min(flags.batchSize ?? Math.min(defaultBatchSize(model, ids.shape[1] + 4 + maxNew), Math.ceil(numCandidates / 2)), numCandidates);
         const numBatches = Math.ceil(numCandidates / batchSize);
+        const threads = flags.threads ?? (job.backend === 'tensorflow' ? 1 : Math.min(2, os.availableParallelism()));
         const bar = flags.progress && !flags.json
           ? new cliProgress.SingleBar({ stream: io.stderr as NodeJS.WritableStream, format: 'generating {bar} {percentage}% | batch {batchNo}/{batches} | {eta_formatted} left', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
           : undefined;
@@ -154,7 +155,7 @@ Examples:
             maxNewTokens: maxNew,
             numCandidates,
             batchSize,
-            threads: flags.threads,
+            threads,
             seed,
             averageConditioning: clips.length > 1,
             correctedDecodePositions: !!flags.tortoisePositions,
@@ -173,7 +174,7 @@ Examples:
           textIds: Array.from(ids.dataSync()),
           voices: flags.voice.map((v) => path.resolve(v)),
           preset: flags.preset,
-          settings: { numCandidates, maxNewTokens: maxNew, temperature: flags.temperature ?? gen.temperature, topP: flags.topP ?? gen.topP, topK: flags.topK ?? gen.topK, repetitionPenalty: flags.repetitionPenalty ?? gen.repetitionPenalty, batchSize, threads: flags.threads, tortoisePositions: !!flags.tortoisePositions, padTo: flags.padTo ?? null, averagedVoices: clips.length > 1 },
+          settings: { numCandidates, maxNewTokens: maxNew, temperature: flags.temperature ?? gen.temperature, topP: flags.topP ?? gen.topP, topK: flags.topK ?? gen.topK, repetitionPenalty: flags.repetitionPenalty ?? gen.repetitionPenalty, batchSize, threads, tortoisePositions: !!flags.tortoisePositions, padTo: flags.padTo ?? null, averagedVoices: clips.length > 1 },
           seed,
           seconds,
           candidates: result.candidates.map((c, rank) => ({ rank: rank + 1, index: c.index, score: c.score, length: c.length, finished: c.finished, speechIds: c.speechIds })),
