@@ -187,3 +187,19 @@ test('model.dispose() frees every tensor it owns', async () => {
   expect(tf.memory().numTensors).toBe(before);
   expect(() => m.getTextFeatures({ inputIds: [[1, 2]] })).toThrow(/used after dispose/);
 });
+
+test('parameter counts from the config match the loaded models and decide whether wasm can hold them', async () => {
+  const { countParameters, readConfig } = await import('../../src/models/configuration_clvp');
+  const { WASM_HEAP_BYTES, wasmFootprintBytes } = await import('../../src/backend');
+  for (const name of ['tiny', 'tiny-partial-rotary']) {
+    const dir = path.join(FIXTURE_REFERENCE, 'models', name);
+    const m = await ClvpModelForConditionalGeneration.fromPretrained(dir);
+    expect(countParameters(readConfig(path.join(dir, 'config.json')))).toBe(m.numParameters());
+    expect(wasmFootprintBytes(m.numParameters())).toBeLessThan(WASM_HEAP_BYTES);
+    m.dispose();
+  }
+  // The published CLVP (HF defaults): ~2.7 GB of float32 weights, twice that on wasm.
+  const published = countParameters(makeConfig({}));
+  expect(published).toBeGreaterThan(600e6);
+  expect(wasmFootprintBytes(published)).toBeGreaterThan(WASM_HEAP_BYTES);
+});
