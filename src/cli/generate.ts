@@ -133,6 +133,13 @@ Examples:
           maxNew = cap;
         }
         const numCandidates = settings.numAutoregressiveSamples;
+        // The preset's sampling settings with the command line's overrides.
+        const sampling = {
+          temperature: flags.temperature ?? gen.temperature,
+          topP: flags.topP ?? gen.topP,
+          topK: flags.topK ?? gen.topK,
+          repetitionPenalty: flags.repetitionPenalty ?? gen.repetitionPenalty,
+        };
         const seed = flags.seed ?? Math.floor(Math.random() * 2 ** 31);
         // Independent of --threads and of the machine, so a seed means the same candidates everywhere:
         // two batches by default, so that two threads have work.
@@ -148,10 +155,7 @@ Examples:
         try {
           result = await model.rankCandidates({ inputIds: ids, inputFeatures: features }, {
             ...gen,
-            temperature: flags.temperature ?? gen.temperature,
-            topP: flags.topP ?? gen.topP,
-            topK: flags.topK ?? gen.topK,
-            repetitionPenalty: flags.repetitionPenalty ?? gen.repetitionPenalty,
+            ...sampling,
             maxNewTokens: maxNew,
             numCandidates,
             batchSize,
@@ -174,7 +178,7 @@ Examples:
           textIds: Array.from(ids.dataSync()),
           voices: flags.voice.map((v) => path.resolve(v)),
           preset: flags.preset,
-          settings: { numCandidates, maxNewTokens: maxNew, temperature: flags.temperature ?? gen.temperature, topP: flags.topP ?? gen.topP, topK: flags.topK ?? gen.topK, repetitionPenalty: flags.repetitionPenalty ?? gen.repetitionPenalty, batchSize, threads, tortoisePositions: !!flags.tortoisePositions, padTo: flags.padTo ?? null, averagedVoices: clips.length > 1 },
+          settings: { numCandidates, maxNewTokens: maxNew, ...sampling, batchSize, threads, tortoisePositions: !!flags.tortoisePositions, padTo: flags.padTo ?? null, averagedVoices: clips.length > 1 },
           seed,
           seconds,
           candidates: result.candidates.map((c, rank) => ({ rank: rank + 1, index: c.index, score: c.score, length: c.length, finished: c.finished, speechIds: c.speechIds })),

@@ -1,7 +1,7 @@
 // Parity handlers for generation: greedy `generate` cases, and the sampling-step (`logits_warpers`)
 // cases, whose model logits we reproduce by teacher-forcing the reference's sampled tokens.
 import * as tf from '@tensorflow/tfjs-core';
-import { GenerationConfig } from '../../generation/generation_config';
+import { generationConfigFromJson } from '../../generation/generation_config';
 import { ClvpGenerateOptions, decodeSpeechTokens, decoderInputsEmbeds, generate, prepareConditioning, resolveGenerationConfig } from '../../generation/generate';
 import { HostTensor } from '../../io/safetensors';
 import { disposeOutput } from '../../models/modeling_clvp';
@@ -9,15 +9,11 @@ import { LoadedCase } from '../cases';
 import type { CallHandler } from '../runner';
 import { fromTf, hostIds, idsOf, toTf } from '../tensors';
 import { modelFor } from './model';
-import { checkWarperSteps, warperConfigFromArgs } from './warpers';
+import { checkWarperSteps } from './warpers';
 
+/** A case's args (transformers' snake_case generate kwargs) as generate options. */
 function optionsFromArgs(args: Record<string, unknown>): ClvpGenerateOptions {
-  const o: ClvpGenerateOptions = { ...(warperConfigFromArgs(args) as Partial<GenerationConfig>) };
-  if (args.max_new_tokens !== undefined) o.maxNewTokens = args.max_new_tokens as number;
-  if (args.bos_token_id !== undefined) o.bosTokenId = args.bos_token_id as number;
-  if (args.eos_token_id !== undefined) o.eosTokenId = args.eos_token_id as number;
-  if (args.pad_token_id !== undefined) o.padTokenId = args.pad_token_id as number;
-  if (args.num_return_sequences !== undefined) o.numReturnSequences = args.num_return_sequences as number;
+  const o: ClvpGenerateOptions = { ...generationConfigFromJson(args) };
   if (args.pad_to_max_mel_tokens !== undefined) o.padToMaxMelTokens = args.pad_to_max_mel_tokens as number;
   const sem = args.generation_semantics;
   if (sem !== undefined) {

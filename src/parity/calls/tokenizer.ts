@@ -72,34 +72,24 @@ function compareValue(name: string, compute: () => unknown, want: unknown): Comp
     : { name, ok: false, maxAbsError: Infinity, maxRelError: Infinity, message: `${name}: ${diff}` };
 }
 
+const KWARGS: Record<string, keyof CallOptions> = {
+  padding: 'padding',
+  truncation: 'truncation',
+  max_length: 'maxLength',
+  pad_to_multiple_of: 'padToMultipleOf',
+  add_special_tokens: 'addSpecialTokens',
+  return_attention_mask: 'returnAttentionMask',
+};
+
 /** The case's Python keyword arguments as call() options; unknown ones are an error. */
 export function kwargsToOptions(kwargs: Record<string, unknown>): CallOptions {
-  const opts: CallOptions = {};
+  const opts: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(kwargs)) {
-    switch (k) {
-      case 'padding':
-        opts.padding = v as CallOptions['padding'];
-        break;
-      case 'truncation':
-        opts.truncation = v as CallOptions['truncation'];
-        break;
-      case 'max_length':
-        opts.maxLength = v as number;
-        break;
-      case 'pad_to_multiple_of':
-        opts.padToMultipleOf = v as number;
-        break;
-      case 'add_special_tokens':
-        opts.addSpecialTokens = v as boolean;
-        break;
-      case 'return_attention_mask':
-        opts.returnAttentionMask = v as boolean;
-        break;
-      default:
-        throw new Error(`unsupported tokenizer keyword argument '${k}'`);
-    }
+    const field = KWARGS[k];
+    if (!field) throw new Error(`unsupported tokenizer keyword argument '${k}'`);
+    opts[field] = v;
   }
-  return opts;
+  return opts as CallOptions;
 }
 
 /** Every comparison of the tokenizer cases against `tok`. */

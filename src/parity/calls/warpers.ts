@@ -12,7 +12,7 @@ import {
   TopPLogitsWarper,
   softmaxF32,
 } from '../../generation/logits_process';
-import { GenerationConfig, buildLogitsProcessors } from '../../generation/generation_config';
+import { buildLogitsProcessors, generationConfigFromJson } from '../../generation/generation_config';
 
 function f32(shape: number[], data: Float32Array): HostTensor {
   return { dtype: 'float32', shape: shape.slice(), data };
@@ -79,18 +79,6 @@ export const WARPER_STAGES: readonly [string, LogitsProcessorKind][] = [
   ['after_top_p', 'top_p'],
 ];
 
-/** The generation settings a `logits_warpers` case's args describe (snake_case, as the case writes them). */
-export function warperConfigFromArgs(args: Record<string, unknown>): Partial<GenerationConfig> {
-  const out: Partial<GenerationConfig> = {};
-  if (args.do_sample !== undefined) out.doSample = Boolean(args.do_sample);
-  if (args.temperature !== undefined) out.temperature = args.temperature as number;
-  if (args.top_k !== undefined) out.topK = args.top_k as number | null;
-  if (args.top_p !== undefined) out.topP = args.top_p as number | null;
-  if (args.repetition_penalty !== undefined) out.repetitionPenalty = args.repetition_penalty as number | null;
-  if (args.min_tokens_to_keep !== undefined) out.minTokensToKeep = args.min_tokens_to_keep as number;
-  return out;
-}
-
 export interface WarperStepOptions {
   /**
    * Raw logits of step k to process instead of the case's `out.step.k.logits` (e.g. the model's own
@@ -108,7 +96,7 @@ export interface WarperStepOptions {
  * repeats the previous stage's scores. step.k.input_ids / logits / sampled_tokens are not returned.
  */
 export function checkWarperSteps(c: LoadedCase, opts: WarperStepOptions = {}): Map<string, HostTensor> {
-  const processors = buildLogitsProcessors(warperConfigFromArgs(c.spec.args));
+  const processors = buildLogitsProcessors(generationConfigFromJson(c.spec.args));
   const out = new Map<string, HostTensor>();
   for (let k = 0; c.tensors.has(`out.step.${k}.logits`); k++) {
     const logits = opts.logits?.(k) ?? c.expected(`step.${k}.logits`);
