@@ -1,0 +1,72 @@
+// What differs between Node and the browser, behind one small interface: where a model string
+// points (a path or Hub id in Node, a URL in a page), how a worker starts, how many cores there
+// are, and where the wasm binaries are. The entry points (src/index.ts for Node, src/browser.ts for
+// pages) install their implementation once; the model and generation code never test for `window`.
+import type { FolderLocation, ModelFolder } from '../io/folder';
+
+export interface OpenModelOptions {
+  /** Hub branch, tag or commit (default 'main') */
+  revision?: string;
+  /** byte progress of downloads, per file */
+  onProgress?: (p: DownloadProgress) => void;
+  signal?: AbortSignal;
+}
+
+export interface DownloadProgress {
+  file: string;
+  loaded: number;
+  total: number | null;
+}
+
+/** The main thread's end of a worker. */
+export interface WorkerPort {
+  postMessage(message: unknown): void;
+  onMessage(handler: (message: unknown) => void): void;
+  /** The worker is gone (an uncaught exception, an exit, a failed start): `cause` says which. */
+  onExit(handler: (cause: string) => void): void;
+  terminate(): Promise<void>;
+  /** Whether an idle worker keeps the process alive (Node; a no-op in pages). */
+  setKeepsAlive(on: boolean): void;
+}
+
+/** The worker's end: what a worker entry uses to talk to the main thread. */
+export interface WorkerScope {
+  readonly init: unknown;
+  postMessage(message: unknown): void;
+  onMessage(handler: (message: unknown) => void): void;
+}
+
+export type WorkerEntry = 'tensor-parallel-rank';
+
+export interface Platform {
+  readonly name: 'node' | 'browser';
+  /** A model argument (local path, Hub id, URL) as a folder. */
+  openModel(idOrPath: string, opts?: OpenModelOptions): Promise<ModelFolder>;
+  /** Reopen a folder inside a worker from its location. */
+  reopen(location: FolderLocation): Promise<ModelFolder>;
+  /** Start a worker running `entry`, which reads `init` from its WorkerScope. */
+  startWorker(entry: WorkerEntry, init: unknown): WorkerPort;
+  /** Cores available to this process (each tensor-parallel rank wants one). */
+  cores(): number;
+  /** Where the tfjs-backend-wasm binaries are served or stored (a folder path or URL ending in '/'). */
+  wasmPaths(): string;
+  /** Load a native tfjs backend if this platform has one (tfjs-node); its description, or undefined. */
+  loadNativeBackend(): string | undefined;
+  /** One-line messages for the user (backend and parallelism choices). */
+  log(message: string): void;
+}
+
+let installed: Platform | undefined;
+
+export function setPlatform(p: Platform): void {
+  installed = p;
+}
+
+export function platform(): Platform {
+  if (!installed) throw new Error('clvp-tfjs: no platform installed (import from "clvp-tfjs" in Node or "clvp-tfjs/browser" in a page)');
+  return installed;
+}
+
+export function hasPlatform(): boolean {
+  return installed !== undefined;
+}
