@@ -54,7 +54,7 @@ export async function readJson(folder: ModelFolder, name: string): Promise<unkno
 export class MemoryFolder implements ModelFolder {
   readonly location: FolderLocation;
   constructor(readonly label: string, private readonly files: Map<string, Uint8Array>) {
-    this.location = { kind: 'files', files: Object.fromEntries([...files].map(([k, v]) => [k, new Blob([v])])) };
+    this.location = { kind: 'files', files: Object.fromEntries([...files].map(([k, v]) => [k, new Blob([v.slice()])])) };
   }
   async has(name: string): Promise<boolean> {
     return this.files.has(name);
