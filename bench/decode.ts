@@ -4,12 +4,11 @@
 // Runs in about 3.5 minutes here (30 layers, wasm): most of it is building the random weights
 // and three 400-position prefills. --threads 2 adds batch 16 split over two worker threads.
 import * as tf from '@tensorflow/tfjs-core';
+import '../src/platform/node_install';
 import { initBackend, setBackendLogger } from '../src/backend';
 import { KVCache } from '../src/layers/kv_cache';
 import { ClvpForCausalLM } from '../src/models/clvp_decoder';
-import { DEFAULT_DECODER_CONFIG, makeConfig } from '../src/models/configuration_clvp';
-import { makeGenerationConfig } from '../src/generation/generation_config';
-import { decodeInWorkers } from '../src/generation/parallel';
+import { DEFAULT_DECODER_CONFIG, makeConfig } from '../src/config/configuration_clvp';
 import { RandomInitSource } from '../src/models/weights';
 
 function arg(name: string, def: string): string {
@@ -17,7 +16,6 @@ function arg(name: string, def: string): string {
   return i >= 0 ? process.argv[i + 1] : def;
 }
 const json = process.argv.includes('--json');
-const threads = Number(arg('threads', '1'));
 const layers = Number(arg('layers', '30'));
 const steps = Number(arg('steps', '16'));
 const cacheLen = Number(arg('cache', '400'));
@@ -67,34 +65,6 @@ async function decodeRun(lm: ClvpForCausalLM, batch: number, chunk: number, pref
   } finally {
     cache.dispose();
   }
-}
-
-/**
- * Batch 16 split over worker threads (8 candidates each, own model copy): the time for all 16
- * candidates to advance one token, from the workers' progress reports.
- */
-async function workersRun(n: number): Promise<number> {
-  const config = makeConfig({
-    decoderConfig: { numHiddenLayers: layers, numMelAttnBlocks: 1 },
-    textConfig: { hiddenSize: 64, intermediateSize: 64, numHiddenLayers: 1, numAttentionHeads: 2, projectionDim: 64 },
-    speechConfig: { hiddenSize: 64, intermediateSize: 64, numHiddenLayers: 1, numAttentionHeads: 2, projectionDim: 64 },
-    projectionDim: 64,
-  });
-  const inputs = tf.randomNormal([1, cacheLen, config.decoderConfig.hiddenSize], 0, 0.02) as tf.Tensor3D;
-  const reached = new Map<number, number[]>(); // step -> times at which each batch reached it
-  const gen = makeGenerationConfig({ doSample: true, maxNewTokens: steps + 1, seed: 1, eosTokenId: config.decoderConfig.eosTokenId, padTokenId: config.decoderConfig.eosTokenId, bosTokenId: config.decoderConfig.bosTokenId });
-  await decodeInWorkers({ kind: 'random', config, seed: 1 }, inputs, 16, gen, {
-    batchSize: 16 / n, threads: n, suppressUnencodable: false,
-    onProgress: (p) => {
-      const t = reached.get(p.step) ?? [];
-      t.push(performance.now());
-      reached.set(p.step, t);
-    },
-  });
-  inputs.dispose();
-  const done = [...reached.entries()].filter(([, t]) => t.length === n).map(([step, t]) => [step, Math.max(...t)] as const).sort((a, b) => a[0] - b[0]);
-  const gaps = done.slice(2).map(([, t], i) => t - done[i + 1][1]).sort((a, b) => a - b);
-  return gaps[Math.floor(gaps.length / 2)];
 }
 
 function heapMB(): number | null {
@@ -148,11 +118,6 @@ function heapMB(): number | null {
   const heapB16 = heapMB();
   const rssMB = process.memoryUsage().rss / 1e6;
   lm.dispose();
-  let b16Threads: number | null = null;
-  if (threads > 1) {
-    log(`batch 16 over ${threads} worker threads (each builds its own ${layers}-layer model) ...`);
-    b16Threads = await workersRun(threads);
-  }
   const per30 = (t: number, c: number) => c + ((t - c) * 30) / layers;
   const result = {
     backend,
@@ -163,8 +128,6 @@ function heapMB(): number | null {
     floorMsPerToken: floorMs,
     msPerTokenBatch1: b1.msPerToken,
     msPerTokenBatch16: b16.msPerToken,
-    threads,
-    msPerTokenBatch16Threads: b16Threads,
     prefillMs: b1.prefillMs,
     kvCacheMBBatch1: b1.cacheMB,
     kvCacheMBBatch16: b16.cacheMB,
@@ -192,7 +155,6 @@ function heapMB(): number | null {
     ['floor: weights / bandwidth (ms/token)', f(floorMs)],
     [`batch 1, cache ${cacheLen} (ms/token)`, f(b1.msPerToken)],
     [`batch 16, cache ${cacheLen} (ms/step)`, f(b16.msPerToken)],
-    ...(b16Threads === null ? [] : [[`batch 16 as ${threads} threads x ${16 / threads} (ms/step)`, f(b16Threads)] as [string, string]]),
     [`prefill ${cacheLen} positions, batch 1 (ms)`, b1.prefillMs.toFixed(0)],
     ['KV cache after the run, batch 1 / 16 (MB)', `${b1.cacheMB.toFixed(0)} / ${b16.cacheMB.toFixed(0)}`],
     ['wasm heap after batch 1 / 16 (MB)', heapB1 === null ? 'n/a' : `${heapB1.toFixed(0)} / ${heapB16!.toFixed(0)}`],

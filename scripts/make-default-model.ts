@@ -4,11 +4,9 @@
 // CLI runs right after install. Rebuild: npx ts-node scripts/make-default-model.ts
 import * as fs from 'fs';
 import * as path from 'path';
-import { initBackend, setBackendLogger } from '../src/backend';
-import { TensorToWrite, writeSafetensors } from '../src/io/safetensors';
-import { configToJson, makeConfig } from '../src/models/configuration_clvp';
-import { ClvpModelForConditionalGeneration } from '../src/models/modeling_clvp';
-import { RandomInitSource } from '../src/models/weights';
+import '../src/platform/node_install';
+import { countParameters, makeConfig } from '../src/config/configuration_clvp';
+import { writeRandomCheckpoint } from '../src/models/random_checkpoint';
 import { EnglishNormalizer } from '../src/tokenizer/english_normalizer';
 
 const OUT = path.resolve(__dirname, '..', 'weights', 'clvp-random-small');
@@ -73,8 +71,6 @@ function trainBpe(text: string): { vocab: string[]; merges: [string, string][] }
 const special = (content: string) => ({ content, lstrip: false, normalized: false, rstrip: false, single_word: false });
 
 (async () => {
-  setBackendLogger(() => {});
-  await initBackend('cpu');
   fs.mkdirSync(OUT, { recursive: true });
 
   const { vocab, merges } = trainBpe(CORPUS);
@@ -103,16 +99,7 @@ const special = (content: string) => ({ content, lstrip: false, normalized: fals
     speechConfig: { vocabSize: 1024, hiddenSize: 128, intermediateSize: 256, projectionDim: 128, numHiddenLayers: 2, numAttentionHeads: 4, bosTokenId: bosId, eosTokenId: 0 },
     decoderConfig: { vocabSize: 1026, bosTokenId: 1024, eosTokenId: 1025, hiddenSize: 128, numHiddenLayers: 3, numAttentionHeads: 4, nInner: 512, numMelAttnBlocks: 1, maxPositionEmbeddings: 608, maxTextTokens: 404 },
   });
-  fs.writeFileSync(path.join(OUT, 'config.json'), JSON.stringify(configToJson(config), null, 2) + '\n');
-  fs.writeFileSync(path.join(OUT, 'generation_config.json'), JSON.stringify({ bos_token_id: 1024, eos_token_id: 1025, pad_token_id: 1025, max_new_tokens: 500, return_dict_in_generate: true }, null, 2) + '\n');
 
-  const tensors: TensorToWrite[] = [];
-  const model = new ClvpModelForConditionalGeneration(config, new RandomInitSource(SEED, (req, data) => {
-    // inv_freq stays float32, as HF saves it even in half-precision checkpoints.
-    tensors.push({ name: req.name, dtype: req.name.endsWith('inv_freq') ? 'F32' : 'F16', shape: req.shape, data: Float32Array.from(data) });
-  }));
-  tensors.sort((a, b) => (a.name < b.name ? -1 : 1));
-  writeSafetensors(path.join(OUT, 'model.safetensors'), tensors, { format: 'pt' });
-  console.log(`wrote ${OUT}: ${model.numParameters().toLocaleString('en-US')} parameters, ${vocab.length} BPE entries + <|endoftext|>`);
-  model.dispose();
+  await writeRandomCheckpoint(OUT, config, { seed: SEED, dtype: 'F16', generationConfig: { bos_token_id: 1024, eos_token_id: 1025, pad_token_id: 1025, max_new_tokens: 500, return_dict_in_generate: true } });
+  console.log(`wrote ${OUT}: ${countParameters(config).toLocaleString('en-US')} parameters, ${vocab.length} BPE entries + <|endoftext|>`);
 })();

@@ -2,10 +2,10 @@
 // tokenizer behind one call. As in the reference, the same options reach both, and with text and
 // audio together the returned attention mask is the text's.
 import * as tf from '@tensorflow/tfjs-core';
-import * as fs from 'fs';
-import * as path from 'path';
 import { ClvpFeatureExtractor, PaddingOption } from './audio/feature_extraction_clvp';
-import { LoadVoiceOptions, loadVoice } from './audio/load_voice';
+import { LoadVoiceOptions, loadVoice, voiceFromWav } from './audio/load_voice';
+import { ModelFolder } from './io/folder';
+import { platform } from './platform/platform';
 import { ClvpTokenizer } from './tokenizer/tokenization_clvp';
 
 export interface ClvpProcessorCall {
@@ -32,18 +32,16 @@ export class ClvpProcessor {
   constructor(readonly featureExtractor: ClvpFeatureExtractor, readonly tokenizer: ClvpTokenizer) {}
 
   /**
-   * From a folder with preprocessor_config.json and the tokenizer files (vocab.json, merges.txt,
-   * ...), or the original Tortoise tokenizer.json in place of vocab.json + merges.txt.
+   * From a model folder (or Hub id, or URL) with preprocessor_config.json and the tokenizer files
+   * (vocab.json, merges.txt, ...), or the original Tortoise tokenizer.json in place of vocab.json + merges.txt.
    */
-  static fromPretrained(dir: string): ClvpProcessor {
-    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`${dir}: not a folder`);
-    const pre = path.join(dir, 'preprocessor_config.json');
-    if (!fs.existsSync(pre)) throw new Error(`${dir}: no preprocessor_config.json (the feature extractor settings; copy the one of a CLVP checkpoint)`);
-    const tortoiseJson = path.join(dir, 'tokenizer.json');
-    const tokenizer = !fs.existsSync(path.join(dir, 'vocab.json')) && fs.existsSync(tortoiseJson)
-      ? ClvpTokenizer.fromTortoiseTokenizerJson(tortoiseJson)
-      : ClvpTokenizer.fromPretrained(dir);
-    return new ClvpProcessor(ClvpFeatureExtractor.fromPretrained(pre), tokenizer);
+  static async fromPretrained(source: string | ModelFolder): Promise<ClvpProcessor> {
+    const folder = typeof source === 'string' ? await platform().openModel(source) : source;
+    if (!(await folder.has('preprocessor_config.json'))) throw new Error(`${folder.label}: no preprocessor_config.json (the feature extractor settings; copy the one of a CLVP checkpoint)`);
+    const tokenizer = !(await folder.has('vocab.json')) && (await folder.has('tokenizer.json'))
+      ? ClvpTokenizer.fromTortoiseTokenizerJsonText(await folder.readText('tokenizer.json'), `${folder.label}/tokenizer.json`)
+      : await ClvpTokenizer.fromPretrained(folder);
+    return new ClvpProcessor(await ClvpFeatureExtractor.fromPretrained(folder), tokenizer);
   }
 
   /** Tensors the caller owns (dispose them, or pass the object to disposeOutput). */
@@ -72,9 +70,16 @@ export class ClvpProcessor {
     return out;
   }
 
-  /** Voice clips from files: decode, first channel (or `channel`), resample to the extractor's rate. */
-  loadVoices(files: string[], opts: LoadVoiceOptions = {}): Float32Array[] {
-    return files.map((f) => loadVoice(f, { targetRate: this.featureExtractor.config.samplingRate, ...opts }).samples);
+  /** Voice clips from WAV files (paths in Node, URLs in pages): decode, first channel (or `channel`), resample to the extractor's rate. */
+  async loadVoices(files: string[], opts: LoadVoiceOptions = {}): Promise<Float32Array[]> {
+    const out: Float32Array[] = [];
+    for (const f of files) out.push((await loadVoice(f, { targetRate: this.featureExtractor.config.samplingRate, ...opts })).samples);
+    return out;
+  }
+
+  /** A voice clip from WAV bytes (a picked file, a fetched response); `source` names it in errors. */
+  voiceFromWav(bytes: Uint8Array, source: string, opts: LoadVoiceOptions = {}): Float32Array {
+    return voiceFromWav(bytes, source, { targetRate: this.featureExtractor.config.samplingRate, ...opts }).samples;
   }
 
   decode(ids: number[] | tf.Tensor, opts?: Parameters<ClvpTokenizer['decode']>[1]): string {

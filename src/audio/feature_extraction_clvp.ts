@@ -1,7 +1,7 @@
 // ClvpFeatureExtractor: transformers models/clvp/feature_extraction_clvp.py, with the padding and
 // truncation of feature_extraction_sequence_utils.py (SequenceFeatureExtractor.pad / _pad / _truncate).
-import * as fs from 'fs';
-import * as path from 'path';
+import { ModelFolder } from '../io/folder';
+import { platform } from '../platform/platform';
 import * as tf from '@tensorflow/tfjs-core';
 import { MelFilterBank, StftAnalyzer, melFilterBank, numFrames, windowFunction } from './audio_utils';
 
@@ -159,14 +159,24 @@ export class ClvpFeatureExtractor {
     return new ClvpFeatureExtractor({ ...c, ...overrides });
   }
 
-  /** From a model directory (reads its preprocessor_config.json) or the JSON file itself. */
-  static fromPretrained(dirOrFile: string, overrides: Partial<ClvpFeatureExtractorConfig> = {}): ClvpFeatureExtractor {
-    let file = dirOrFile;
-    if (fs.existsSync(dirOrFile) && fs.statSync(dirOrFile).isDirectory()) file = path.join(dirOrFile, 'preprocessor_config.json');
-    if (!fs.existsSync(file)) throw new Error(`${file}: no preprocessor_config.json found`);
+  /** From a model folder (its preprocessor_config.json), a Hub id, or the path of the JSON file itself. */
+  static async fromPretrained(source: string | ModelFolder, overrides: Partial<ClvpFeatureExtractorConfig> = {}): Promise<ClvpFeatureExtractor> {
+    let file: string;
+    let text: string;
+    if (typeof source === 'string' && source.endsWith('.json')) {
+      file = source;
+      text = new TextDecoder().decode(await platform().readFile(source).catch((e: Error) => {
+        throw new Error(`${e.message} (no preprocessor_config.json found)`);
+      }));
+    } else {
+      const folder = typeof source === 'string' ? await platform().openModel(source) : source;
+      file = `${folder.label}/preprocessor_config.json`;
+      if (!(await folder.has('preprocessor_config.json'))) throw new Error(`${file}: no preprocessor_config.json found`);
+      text = await folder.readText('preprocessor_config.json');
+    }
     let json: unknown;
     try {
-      json = JSON.parse(fs.readFileSync(file, 'utf8'));
+      json = JSON.parse(text.replace(/^\uFEFF/, ''));
     } catch (e) {
       throw new Error(`${file}: invalid JSON: ${(e as Error).message}`);
     }

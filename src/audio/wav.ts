@@ -1,6 +1,5 @@
 // RIFF/WAVE reader and writer. Stands in for what Tortoise's `load_wav_to_torch`
 // (scipy.io.wavfile.read + division by 2**15 / 2**31) does, with a strict, dependency-free parser.
-import * as fs from 'fs';
 
 /** Every failure of the reader: the message always names the source (file path or "<buffer>"). */
 export class WavError extends Error {
@@ -202,17 +201,6 @@ export function decodeWav(bytes: Uint8Array, opts: DecodeWavOptions = {}): Decod
   return { sampleRate: fmt.sampleRate, channels: nc, samples: out, format: fmt.format, bitsPerSample: fmt.bitsPerSample };
 }
 
-/** Read and decode a WAV file; errors name the file. */
-export function readWav(file: string, opts: Omit<DecodeWavOptions, 'source'> = {}): DecodedWav {
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch (e) {
-    throw new WavError(`${file}: cannot read: ${(e as Error).message}`);
-  }
-  return decodeWav(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), { ...opts, source: file });
-}
-
 /** Sample encodings the writer produces. */
 export type WavEncoding = 'pcm8' | 'pcm16' | 'pcm24' | 'pcm32' | 'float32' | 'float64';
 
@@ -300,9 +288,4 @@ export function encodeWav(channels: Float32Array | Float32Array[], sampleRate: n
     }
   }
   return buf;
-}
-
-/** Write a WAV file (see `encodeWav`). */
-export function writeWav(file: string, channels: Float32Array | Float32Array[], sampleRate: number, opts: EncodeWavOptions = {}): void {
-  fs.writeFileSync(file, encodeWav(channels, sampleRate, opts));
 }

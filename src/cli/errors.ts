@@ -9,8 +9,11 @@ import { TorchCheckpointError } from '../io/torch_pickle';
 import { TortoiseMappingError } from '../io/tortoise';
 import { ZipError } from '../io/zip';
 import { WavError } from '../audio/wav';
-import { ConfigError } from '../models/configuration_clvp';
+import { ConfigError } from '../config/configuration_clvp';
+import { ByteSourceError } from '../io/bytes';
+import { ModelFolderError } from '../io/folder';
 import { WeightLoadError } from '../models/weights';
+import { ParallelismError } from '../runtime/parallelism';
 
 /** Where commands write. Tests pass string sinks; the real CLI passes process.stdout/stderr. */
 export interface CliIO {
@@ -46,6 +49,9 @@ const USER_ERRORS = [
   WavError,
   ConfigError,
   WeightLoadError,
+  ModelFolderError,
+  ByteSourceError,
+  ParallelismError,
 ];
 
 const USER_ERRNO = new Set(['ENOENT', 'EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'EEXIST', 'ENOSPC', 'EROFS']);

@@ -4,16 +4,16 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Command, Option } from 'commander';
 import * as cliProgress from 'cli-progress';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { initBackend, setBackendLogger } from '../backend';
+import { ClvpModelForConditionalGeneration } from '../clvp_model';
 import { TORTOISE_PRESETS, TortoisePresetName, generationConfigFromPreset, resolvePreset } from '../generation/presets';
 import { RankResult, defaultBatchSize } from '../generation/rank';
-import { countParameters, readConfig } from '../models/configuration_clvp';
-import { ClvpModelForConditionalGeneration } from '../models/modeling_clvp';
+import { ModelFolder } from '../io/folder';
+import { platform, setLogger } from '../platform/platform';
+import { WASM_HEAP_BYTES, wasmFootprintBytes } from '../runtime/parallelism';
 import { ClvpProcessor } from '../processing_clvp';
 import { CliError, CliIO, positiveInt } from './errors';
-import { resolveModelDir } from './model_dir';
+import { BUNDLED_MODEL_DIR } from './model_dir';
 
 interface GenerateFlags {
   text: string;
@@ -22,7 +22,7 @@ interface GenerateFlags {
   preset: TortoisePresetName;
   candidates?: number;
   batchSize?: number;
-  threads?: number;
+  tp?: number | 'auto';
   seed?: number;
   backend?: string;
   out?: string;
@@ -46,32 +46,42 @@ const num = (name: string) => (v: string) => {
 export interface LoadedJob {
   model: ClvpModelForConditionalGeneration;
   processor: ClvpProcessor;
-  modelDir: string;
+  /** what --model named (or the bundled model's folder) */
+  modelName: string;
+  backend: string;
 }
 
-/** Model and processor from a folder, with errors that name the folder. */
-export async function loadJob(modelFlag: string | undefined, backendFlag: string | undefined, io: CliIO): Promise<LoadedJob & { backend: string }> {
-  setBackendLogger((m) => io.stderr.write(m + '\n'));
-  const modelDir = resolveModelDir(modelFlag);
-  let modelParameters: number;
+/** `--tp N` or `--tp auto`. */
+export function tpOption(value: string): number | 'auto' {
+  if (value.trim().toLowerCase() === 'auto') return 'auto';
+  return positiveInt('--tp')(value);
+}
+
+/** Model and processor for a command; user errors name the model and what is wrong. */
+export async function loadJob(modelFlag: string | undefined, backendFlag: string | undefined, io: CliIO, tp?: number | 'auto'): Promise<LoadedJob> {
+  setLogger((m) => io.stderr.write(m + '\n'));
+  const modelName = modelFlag ?? BUNDLED_MODEL_DIR;
+  // Resolved once (a Hub id downloads here), then read by the processor and the model alike.
+  let folder: ModelFolder;
   try {
-    modelParameters = countParameters(readConfig(path.join(modelDir, 'config.json')));
+    folder = await platform().openModel(modelName);
   } catch (e) {
-    throw new CliError((e as Error).message);
+    throw new CliError(`--model: ${(e as Error).message}`);
   }
-  const backend = await initBackend(backendFlag, { modelParameters }).catch((e: Error) => {
-    throw new CliError(e.message);
-  });
   let processor: ClvpProcessor;
   try {
-    processor = ClvpProcessor.fromPretrained(modelDir);
+    processor = await ClvpProcessor.fromPretrained(folder);
   } catch (e) {
-    throw new CliError(`cannot load the tokenizer / feature extractor of ${modelDir}: ${(e as Error).message}`);
+    throw new CliError(`cannot load the tokenizer / feature extractor of ${modelName}: ${(e as Error).message}`);
   }
-  const model = await ClvpModelForConditionalGeneration.fromPretrained(modelDir).catch((e: Error) => {
-    throw new CliError(e.message);
-  });
-  return { model, processor, modelDir, backend };
+  const model = await ClvpModelForConditionalGeneration.fromPretrained(folder, { backend: backendFlag, tp });
+  return { model, processor, modelName, backend: model.runtime.backend };
+}
+
+/** Candidates per batch that keep every rank's KV caches inside its wasm heap (16 at most). */
+export function cliBatchSize(model: ClvpModelForConditionalGeneration, positions: number): number {
+  const free = model.runtime.backend === 'wasm' ? WASM_HEAP_BYTES - wasmFootprintBytes(model.numParameters() / model.tp) : null;
+  return defaultBatchSize(model.runtime, positions, free);
 }
 
 export function registerGenerate(program: Command, io: CliIO): void {
@@ -84,7 +94,7 @@ export function registerGenerate(program: Command, io: CliIO): void {
     .addOption(new Option('--preset <name>', 'Tortoise sampling preset (ultra_fast: 16 candidates, fast: 96, standard / high_quality: 256)').choices(Object.keys(TORTOISE_PRESETS)).default('ultra_fast'))
     .option('--candidates <n>', 'candidates to sample (default: the preset\'s: 16 / 96 / 256 / 256)', positiveInt('--candidates'))
     .option('--batch-size <n>', 'candidates decoded together (bounds memory; default 16, fewer when a large model would not fit the wasm heap)', positiveInt('--batch-size'))
-    .option('--threads <n>', 'worker threads decoding candidate batches at once, each with its own model copy; same candidates whatever the count (default: 2 on wasm/cpu with 2+ cores, 1 on tfjs-node, whose kernels are multi-threaded)', positiveInt('--threads'))
+    .option('--tp <n>', 'tensor-parallel workers, each holding 1/n of every layer on its own core and wasm heap; same candidates whatever n (default: $CLVP_TP, else auto: one instance when the model fits one wasm heap, else one worker per core)', tpOption)
     .option('--seed <n>', 'sampling seed: the same seed gives the same candidates on the same backend (default: random, printed)', positiveInt('--seed'))
     .option('--backend <name>', 'tensorflow | wasm | cpu (default: best available)')
     .option('--max-new-tokens <n>', 'speech tokens per candidate at most (default: the preset\'s 500, capped by the model\'s position table)', positiveInt('--max-new-tokens'))
@@ -100,14 +110,14 @@ export function registerGenerate(program: Command, io: CliIO): void {
     .addHelpText('after', `
 The bundled default model has random weights: its candidates and scores are meaningless. Point
 --model at a real checkpoint folder (e.g. a local copy of susnato/clvp_dev; convert a
-pytorch_model.bin first with 'clvp convert').
+pytorch_model.bin first with 'clvp convert' for faster loads).
 
 Examples:
   $ clvp generate --text "Hello there." --voice examples/voice.wav
   $ clvp generate --text "Hello there." --voice a.wav --voice b.wav --preset ultra_fast --seed 1 --out result.json
   $ clvp generate --model ~/models/clvp_dev --text "Hi." --voice me.wav --candidates 32 --batch-size 8`)
     .action(async (flags: GenerateFlags) => {
-      const job = await loadJob(flags.model, flags.backend, io);
+      const job = await loadJob(flags.model, flags.backend, io, flags.tp);
       const { model, processor } = job;
       let features: tf.Tensor3D | undefined;
       let ids: tf.Tensor2D | undefined;
@@ -115,7 +125,7 @@ Examples:
       const onSigint = () => ctl.abort();
       process.once('SIGINT', onSigint);
       try {
-        const clips = flags.voice.map((f) => processor.loadVoices([f])[0]);
+        const clips = await processor.loadVoices(flags.voice);
         const enc = processor.call({ text: flags.text, rawSpeech: clips, samplingRate: processor.featureExtractor.config.samplingRate });
         features = enc.inputFeatures!;
         ids = enc.inputIds!;
@@ -141,11 +151,9 @@ Examples:
           repetitionPenalty: flags.repetitionPenalty ?? gen.repetitionPenalty,
         };
         const seed = flags.seed ?? Math.floor(Math.random() * 2 ** 31);
-        // Independent of --threads and of the machine, so a seed means the same candidates everywhere:
-        // two batches by default, so that two threads have work.
-        const batchSize = Math.min(flags.batchSize ?? Math.min(defaultBatchSize(model, ids.shape[1] + 4 + maxNew), Math.ceil(numCandidates / 2)), numCandidates);
+        // Independent of --tp and of the machine, so a seed means the same candidates everywhere.
+        const batchSize = Math.min(flags.batchSize ?? cliBatchSize(model, ids.shape[1] + 4 + maxNew), numCandidates);
         const numBatches = Math.ceil(numCandidates / batchSize);
-        const threads = flags.threads ?? (job.backend === 'tensorflow' ? 1 : Math.min(2, os.availableParallelism()));
         const bar = flags.progress && !flags.json
           ? new cliProgress.SingleBar({ stream: io.stderr as NodeJS.WritableStream, format: 'generating {bar} {percentage}% | batch {batchNo}/{batches} | {eta_formatted} left', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
           : undefined;
@@ -159,7 +167,6 @@ Examples:
             maxNewTokens: maxNew,
             numCandidates,
             batchSize,
-            threads,
             seed,
             averageConditioning: clips.length > 1,
             correctedDecodePositions: !!flags.tortoisePositions,
@@ -172,13 +179,13 @@ Examples:
         }
         const seconds = (Date.now() - t0) / 1000;
         const report = {
-          model: job.modelDir,
+          model: job.modelName,
           backend: job.backend,
           text: flags.text,
           textIds: Array.from(ids.dataSync()),
           voices: flags.voice.map((v) => path.resolve(v)),
           preset: flags.preset,
-          settings: { numCandidates, maxNewTokens: maxNew, ...sampling, batchSize, threads, tortoisePositions: !!flags.tortoisePositions, padTo: flags.padTo ?? null, averagedVoices: clips.length > 1 },
+          settings: { numCandidates, maxNewTokens: maxNew, ...sampling, batchSize, tp: model.tp, tortoisePositions: !!flags.tortoisePositions, padTo: flags.padTo ?? null, averagedVoices: clips.length > 1 },
           seed,
           seconds,
           candidates: result.candidates.map((c, rank) => ({ rank: rank + 1, index: c.index, score: c.score, length: c.length, finished: c.finished, speechIds: c.speechIds })),
@@ -189,8 +196,8 @@ Examples:
           return;
         }
         const lines = [
-          `model ${job.modelDir}${flags.model ? '' : '  (bundled random weights: scores are meaningless)'}`,
-          `text "${flags.text}" -> ${report.textIds.length} tokens; ${clips.length} voice clip(s); preset ${flags.preset}; seed ${seed}; ${numCandidates} candidates in ${seconds.toFixed(1)} s on ${job.backend}`,
+          `model ${job.modelName}${flags.model ? '' : '  (bundled random weights: scores are meaningless)'}`,
+          `text "${flags.text}" -> ${report.textIds.length} tokens; ${clips.length} voice clip(s); preset ${flags.preset}; seed ${seed}; ${numCandidates} candidates in ${seconds.toFixed(1)} s on ${job.backend}${model.tp > 1 ? ` x ${model.tp} tensor-parallel workers` : ''}`,
           '',
           ' rank  cand   score    len  end  first ids',
           ...report.candidates.slice(0, 20).map((c) => `${String(c.rank).padStart(5)}  ${String(c.index).padStart(4)}  ${c.score.toFixed(4).padStart(7)}  ${String(c.length).padStart(5)}  ${c.finished ? 'eos' : ' - '}  ${c.speechIds.slice(0, 8).join(' ')}${c.speechIds.length > 8 ? ' …' : ''}`),
@@ -202,7 +209,7 @@ Examples:
         process.removeListener('SIGINT', onSigint);
         features?.dispose();
         ids?.dispose();
-        model.dispose();
+        await model.dispose();
       }
     });
 }

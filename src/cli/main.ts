@@ -1,10 +1,10 @@
 // The `clvp` command line (commander 14). Exit codes: 0 ok, 2 user error (bad input, bad option, refused pickle),
 // 1 internal error. Run via bin/clvp.js, or directly with ts-node when this is the entry module.
 import { Command, CommanderError } from 'commander';
+import '../platform/node_install';
 import { registerConvert } from './convert';
 import { CliIO, EXIT_USAGE, processIO, reportError } from './errors';
 import { registerInspect } from './inspect';
-// ---- Registration points for the lead's commands (replace the stubs in these files).
 import { registerGenerate } from './generate';
 import { registerParity } from './parity';
 import { registerScore } from './score';
@@ -39,7 +39,6 @@ Examples:
 
   registerConvert(program, io);
   registerInspect(program, io);
-  // Lead-owned commands:
   registerParity(program, io);
   registerGenerate(program, io);
   registerScore(program, io);

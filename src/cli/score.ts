@@ -1,18 +1,17 @@
 // `clvp score`: CLVP similarity between a text and given speech-token candidates.
-import * as tf from '@tensorflow/tfjs-core';
 import { Command } from 'commander';
 import * as fs from 'fs';
 import { scoreCandidates } from '../generation/generate';
 import { padExtraBosEosTokens } from '../models/conditioning_encoder';
-import { disposeOutput } from '../models/modeling_clvp';
 import { CliError, CliIO } from './errors';
-import { loadJob } from './generate';
+import { loadJob, tpOption } from './generate';
 
 interface ScoreFlags {
   text: string;
   speechIds: string;
   model?: string;
   backend?: string;
+  tp?: number | 'auto';
   json?: boolean;
 }
 
@@ -45,6 +44,7 @@ export function registerScore(program: Command, io: CliIO): void {
     .requiredOption('--speech-ids <file>', 'JSON: [[ids...], ...] or the output of clvp generate --out')
     .option('--model <dir>', 'Hugging Face CLVP folder (default: the bundled random-weight model)')
     .option('--backend <name>', 'tensorflow | wasm | cpu (default: best available)')
+    .option('--tp <n>', 'tensor-parallel workers (default: auto)', tpOption)
     .option('--json', 'print JSON')
     .addHelpText('after', `
 Candidates of different lengths are scored one by one (the speech encoder averages over every
@@ -55,7 +55,7 @@ Examples:
   $ clvp score --model ~/models/clvp_dev --text "Hi." --speech-ids ids.json --json`)
     .action(async (flags: ScoreFlags) => {
       const rows = readSpeechIds(flags.speechIds);
-      const job = await loadJob(flags.model, flags.backend, io);
+      const job = await loadJob(flags.model, flags.backend, io, flags.tp);
       const { model, processor } = job;
       try {
         const vocab = model.config.speechConfig.vocabSize;
@@ -67,18 +67,16 @@ Examples:
         const ids0 = { data: Int32Array.from(enc.inputIds as number[]), shape: [1, (enc.inputIds as number[]).length] as [number, number] };
         const tc = model.config.textConfig;
         const text = padExtraBosEosTokens(ids0, { data: new Int32Array(ids0.data.length).fill(1), shape: ids0.shape }, { bosTokenId: tc.bosTokenId, eosTokenId: tc.eosTokenId, addBosToken: false });
-        const scores = rows.map((r) => {
-          const s = scoreCandidates(model, { ids: text.ids, mask: text.mask! }, { data: Int32Array.from(r), shape: [1, r.length] });
-          const v = s.logitsPerText.dataSync()[0];
-          disposeOutput(s);
-          return v;
-        });
+        const scores: number[] = [];
+        for (const r of rows) {
+          const s = await scoreCandidates(model.runtime, { ids: text.ids, mask: text.mask! }, { data: Int32Array.from(r), shape: [1, r.length] });
+          scores.push(s.logitsPerText.data[0]);
+        }
         const result = scores.map((score, index) => ({ index, score, length: rows[index].length })).sort((a, b) => b.score - a.score);
-        if (flags.json) io.stdout.write(JSON.stringify({ model: job.modelDir, text: flags.text, scores: result }) + '\n');
+        if (flags.json) io.stdout.write(JSON.stringify({ model: job.modelName, text: flags.text, scores: result }) + '\n');
         else io.stdout.write([' rank  cand   score    len', ...result.map((r, k) => `${String(k + 1).padStart(5)}  ${String(r.index).padStart(4)}  ${r.score.toFixed(4).padStart(7)}  ${String(r.length).padStart(5)}`)].join('\n') + '\n');
       } finally {
-        model.dispose();
-        void tf;
+        await model.dispose();
       }
     });
 }

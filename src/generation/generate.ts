@@ -2,13 +2,24 @@
 // (modeling_clvp.py + the parts of GenerationMixin CLVP uses): conditioning, KV-cached decoding
 // with the reference's position ids, logits processors, sampling, stopping, then CLVP scoring.
 import * as tf from '@tensorflow/tfjs-core';
-import { KVCache } from '../layers/kv_cache';
+import type { ClvpConfig } from '../config/configuration_clvp';
 import { padExtraBosEosTokens } from '../models/conditioning_encoder';
 import { HostIds, IdsInput, checkSameShape, onesMask, toHostIds } from '../models/ids';
-import { ClvpModelForConditionalGeneration, fixSpeechDecoderOutput } from '../models/modeling_clvp';
+import { fixSpeechDecoderOutput } from '../models/modeling_clvp';
+import { yieldToEventLoop } from '../runtime/local';
+import { AbortError } from '../runtime/runtime';
+import type { CacheId, ClvpRuntime, HostTensor } from '../runtime/runtime';
+
+export { AbortError };
 import { DEFAULT_GENERATION_CONFIG, GenerationConfig, buildLogitsProcessors, makeGenerationConfig } from './generation_config';
 import { Sampler, selectNextTokens } from './sampling';
 import { EosStoppingTracker } from './stopping_criteria';
+
+/** What generation runs on: a runtime, and the generation settings the model folder came with. */
+export interface GenerationTarget {
+  readonly runtime: ClvpRuntime;
+  readonly generationDefaults: Partial<GenerationConfig>;
+}
 
 export interface ClvpGenerateInputs {
   /** text ids [B, L] (ClvpTokenizer output); padding id 0 marks where a text ends */
@@ -58,12 +69,6 @@ export interface ClvpGenerateOptions extends Partial<GenerationConfig> {
    * matters when the decoder vocabulary is larger than the speech encoder's (the real checkpoint).
    */
   suppressUnencodable?: boolean;
-  /**
-   * Index of this call's first batch among all batches of one generation, when the batches are
-   * split across calls (worker threads): batch k samples from its own stream derived from the
-   * seed and k, so results do not depend on how the batches are distributed. Default 0.
-   */
-  firstBatchIndex?: number;
   /** Teacher forcing: the tokens to take at step k (one per row) instead of the chosen ones. */
   forcedTokens?: (step: number) => Int32Array | undefined;
 }
@@ -111,17 +116,14 @@ export interface ClvpGenerateOutput {
   seed?: bigint;
 }
 
-export class AbortError extends Error {
-  override name = 'AbortError';
-}
 
 /** Resolve options against the model's generation defaults into a validated config. */
-export function resolveGenerationConfig(model: ClvpModelForConditionalGeneration, opts: Partial<GenerationConfig>): GenerationConfig {
-  const dc = model.config.decoderConfig;
+export function resolveGenerationConfig(config: ClvpConfig, defaults: Partial<GenerationConfig>, opts: Partial<GenerationConfig>): GenerationConfig {
+  const dc = config.decoderConfig;
   // Only GenerationConfig fields: callers pass their whole options object (callbacks, signal...).
   const defined = Object.fromEntries(Object.entries(opts).filter(([k, v]) => v !== undefined && k in DEFAULT_GENERATION_CONFIG)) as Partial<GenerationConfig>;
   return makeGenerationConfig({
-    ...model.generationDefaults,
+    ...defaults,
     bosTokenId: dc.bosTokenId,
     eosTokenId: dc.eosTokenId,
     padTokenId: dc.padTokenId ?? dc.eosTokenId,
@@ -129,9 +131,26 @@ export function resolveGenerationConfig(model: ClvpModelForConditionalGeneration
   });
 }
 
-/** The text with its eos, the conditioning embeddings and the checks the reference makes first. */
-export function prepareConditioning(model: ClvpModelForConditionalGeneration, inputs: ClvpGenerateInputs, averageConditioning = false): { ids: HostIds; mask: HostIds; conditioning: tf.Tensor3D } {
-  const cfg = model.config;
+/** A [B, feature_size, frames] features tensor on the host, checked. */
+export function featuresToHost(features: tf.Tensor3D, config: ClvpConfig, what: string): HostTensor {
+  const fs = config.decoderConfig.featureSize;
+  if (!(features instanceof tf.Tensor) || features.rank !== 3 || features.shape[1] !== fs) {
+    throw new RangeError(`${what}: inputFeatures must be a [batch, ${fs}, frames] tensor, got ${features instanceof tf.Tensor ? `[${features.shape}]` : typeof features}`);
+  }
+  return { dtype: 'float32', shape: features.shape.slice(), data: Float32Array.from(features.dataSync() as Float32Array) };
+}
+
+export interface PreparedConditioning {
+  /** the text ids with their eos, and mask (what the text encoder scores against) */
+  ids: HostIds;
+  mask: HostIds;
+  conditioning: HostTensor;
+  decoderInputs: HostTensor;
+}
+
+/** The text with its eos, the conditioning embeddings and the decoder's first inputs, after the reference's checks. */
+export async function prepareConditioning(runtime: ClvpRuntime, inputs: ClvpGenerateInputs, averageConditioning = false): Promise<PreparedConditioning> {
+  const cfg = runtime.config;
   const ids0 = toHostIds(inputs.inputIds, 'generate: inputIds');
   const mask0 = inputs.attentionMask !== undefined ? toHostIds(inputs.attentionMask, 'generate: attentionMask') : onesMask(...ids0.shape);
   checkSameShape(ids0, mask0, 'generate: attentionMask');
@@ -141,33 +160,9 @@ export function prepareConditioning(model: ClvpModelForConditionalGeneration, in
   }
   const tc = cfg.textConfig;
   const { ids, mask } = padExtraBosEosTokens(ids0, mask0, { bosTokenId: tc.bosTokenId, eosTokenId: tc.eosTokenId, addBosToken: false });
-  let conditioning: tf.Tensor3D;
-  if (averageConditioning) {
-    const ce = model.conditioning_encoder;
-    const withBos = padExtraBosEosTokens(ids, mask, { bosTokenId: tc.bosTokenId, eosTokenId: tc.eosTokenId });
-    conditioning = tf.tidy(() => {
-      // One voice vector: the mean over clips (Tortoise's get_conditioning_latents), for every text.
-      const mel = tf.mean(ce.melVector(inputs.inputFeatures), 0, true);
-      const text = ce.textEmbeds(withBos.ids, withBos.mask!);
-      return tf.concat([tf.tile(mel, [text.shape[0], 1, 1]), text], 1) as tf.Tensor3D;
-    });
-  } else {
-    conditioning = model.conditioning_encoder.forward({ inputFeatures: inputs.inputFeatures, inputIds: ids, attentionMask: mask! });
-  }
-  return { ids, mask: mask!, conditioning };
-}
-
-/** decoder inputs = concat(conditioning, embed(bos) + pos(0)) - pos(0..L-1) (ClvpForCausalLM._prepare_model_inputs). */
-export function decoderInputsEmbeds(model: ClvpModelForConditionalGeneration, conditioning: tf.Tensor3D): tf.Tensor3D {
-  const dec = model.speech_decoder_model.model.decoder;
-  const [b, l] = conditioning.shape;
-  const bos = model.config.decoderConfig.bosTokenId;
-  return tf.tidy(() => {
-    const start = tf.add(dec.input_embeds_layer.apply(new Int32Array(b).fill(bos), [b, 1]), dec.position_embeds_layer.apply(new Int32Array(1), [1, 1]));
-    const all = tf.concat([conditioning, start], 1);
-    const pos = Int32Array.from({ length: l + 1 }, (_, i) => i);
-    return tf.sub(all, dec.position_embeds_layer.apply(pos, [1, l + 1])) as tf.Tensor3D;
-  });
+  const features = featuresToHost(inputs.inputFeatures, cfg, 'generate');
+  const r = await runtime.condition({ features, ids, mask: mask!, averageClips: averageConditioning });
+  return { ids, mask: mask!, ...r };
 }
 
 function throwIfAborted(signal?: AbortSignal): void {
@@ -179,14 +174,14 @@ function throwIfAborted(signal?: AbortSignal): void {
  * Rows are decoded in batches of `batchSize`, each with its own KV cache.
  */
 export async function decodeSpeechTokens(
-  model: ClvpModelForConditionalGeneration,
-  inputsEmbeds: tf.Tensor3D,
+  runtime: ClvpRuntime,
+  inputsEmbeds: HostTensor,
   config: GenerationConfig,
   opts: ClvpGenerateOptions = {},
 ): Promise<{ sequences: HostIds; steps?: DecodeStep[]; prefillPositionIds: HostIds; seed?: bigint }> {
-  const lm = model.speech_decoder_model;
-  const dc = model.config.decoderConfig;
-  const [unique, l] = inputsEmbeds.shape;
+  const cfg = runtime.config;
+  const dc = cfg.decoderConfig;
+  const [unique, l, hidden] = inputsEmbeds.shape;
   const repeat = opts.repeatEachRow ?? 1;
   const rows = unique * repeat;
   const maxNew = config.maxNewTokens ?? Math.max(config.maxLength - 1, 0);
@@ -201,21 +196,25 @@ export async function decodeSpeechTokens(
   const processors = buildLogitsProcessors(config);
   const eosIds = new Set(Array.isArray(config.eosTokenId) ? config.eosTokenId : [config.eosTokenId ?? dc.eosTokenId]);
   const banned: number[] = [];
-  if (opts.suppressUnencodable ?? true) for (let id = model.config.speechConfig.vocabSize; id < dc.vocabSize; id++) if (!eosIds.has(id)) banned.push(id);
-  // One sampling stream per batch, derived from the seed (a random one when none is given).
+  if (opts.suppressUnencodable ?? true) for (let id = cfg.speechConfig.vocabSize; id < dc.vocabSize; id++) if (!eosIds.has(id)) banned.push(id);
+  // One sampling stream per batch, derived from the seed (a random one when none is given), so the
+  // candidates do not depend on how rows are batched beyond the batch size.
   const baseSeed = config.doSample ? new Sampler(config.seed).seed : undefined;
-  const firstBatch = opts.firstBatchIndex ?? 0;
   const batchSize = Math.max(1, Math.min(opts.batchSize ?? rows, rows));
   const numBatches = Math.ceil(rows / batchSize);
   const vocab = dc.vocabSize;
   const width = 1 + maxNew;
+  const chunkSize = opts.kvChunkSize ?? 64;
   const pad = config.padTokenId ?? (Array.isArray(config.eosTokenId) ? config.eosTokenId[0] : config.eosTokenId) ?? dc.eosTokenId;
   // Slots a batch never reached (it stopped early) read as padding, as they would in one big batch.
   const out = new Int32Array(rows * width).fill(pad);
   let used = 1;
   let steps: DecodeStep[] | undefined;
+  const rowsOf = (u0: number, u1: number): HostTensor => ({
+    dtype: 'float32', shape: [u1 - u0 + 1, l, hidden], data: (inputsEmbeds.data as Float32Array).subarray(u0 * l * hidden, (u1 + 1) * l * hidden),
+  });
   // Prefills of a distinct row shared by all its candidates, kept across batches: one per text.
-  const prefixes = new Map<number, { cache: KVCache; logits: tf.Tensor2D }>();
+  const prefixes = new Map<number, { cache: CacheId; logits: Float32Array }>();
 
   try {
     for (let bi = 0; bi < numBatches; bi++) {
@@ -229,45 +228,38 @@ export async function decodeSpeechTokens(
       });
       const views = seqs.map((s) => s.subarray(0, 1));
       const tracker = EosStoppingTracker.fromConfig(nb, config, maxNew);
-      const sampler = baseSeed === undefined ? undefined : new Sampler(batchSeed(baseSeed, firstBatch + bi));
-      let cache: KVCache | undefined;
+      const sampler = baseSeed === undefined ? undefined : new Sampler(batchSeed(baseSeed, bi));
+      let cache: CacheId | undefined;
       try {
         throwIfAborted(opts.signal);
         const u0 = Math.floor(r0 / repeat);
         const u1 = Math.floor((r0 + nb - 1) / repeat);
-        let logitsT: tf.Tensor2D;
+        let logits: Float32Array;
         if (repeat > 1 && u0 === u1) {
           // One distinct row: prefill it once (batch 1) and let every candidate attend to it.
           let prefix = prefixes.get(u0);
           if (!prefix) {
-            const own = new KVCache(dc.numHiddenLayers, opts.kvChunkSize ?? 64);
-            const row = unique === 1 ? inputsEmbeds : tf.slice(inputsEmbeds, [u0, 0, 0], [1, -1, -1]);
-            const logits = lm.forwardLast({ inputsEmbeds: row, positionIds: prefillPositionIds, cache: own });
-            if (row !== inputsEmbeds) row.dispose();
-            own.shareAsPrefix();
-            prefix = { cache: own, logits };
+            prefix = await runtime.prefill({ embeds: rowsOf(u0, u0), positionIds: prefillPositionIds, share: true, chunkSize });
             prefixes.set(u0, prefix);
           }
-          cache = prefix.cache.forkSharedPrefix();
-          logitsT = tf.tile(prefix.logits, [nb, 1]) as tf.Tensor2D;
+          cache = await runtime.fork(prefix.cache);
+          logits = new Float32Array(nb * vocab);
+          for (let r = 0; r < nb; r++) logits.set(prefix.logits, r * vocab);
         } else {
           // Prefill the distinct rows this batch covers, then copy each to its candidates.
-          cache = new KVCache(dc.numHiddenLayers, opts.kvChunkSize ?? 64);
-          const embeds = u0 === 0 && u1 === unique - 1 ? inputsEmbeds : tf.slice(inputsEmbeds, [u0, 0, 0], [u1 - u0 + 1, -1, -1]);
-          logitsT = lm.forwardLast({ inputsEmbeds: embeds, positionIds: prefillPositionIds, cache });
-          if (embeds !== inputsEmbeds) embeds.dispose();
+          const p = await runtime.prefill({ embeds: rowsOf(u0, u1), positionIds: prefillPositionIds, share: false, chunkSize });
+          cache = p.cache;
+          logits = p.logits;
           if (repeat > 1) {
             const pick = Int32Array.from({ length: nb }, (_, j) => Math.floor((r0 + j) / repeat) - u0);
-            cache.gatherRows(pick);
-            const expanded = tf.gather(logitsT, pick, 0) as tf.Tensor2D;
-            logitsT.dispose();
-            logitsT = expanded;
+            await runtime.gatherRows(cache, pick);
+            const expanded = new Float32Array(nb * vocab);
+            pick.forEach((u, j) => expanded.set(p.logits.subarray(u * vocab, (u + 1) * vocab), j * vocab));
+            logits = expanded;
           }
         }
         let positionIds: Int32Array | undefined;
         while (!tracker.done) {
-          const logits = (await logitsT.data()) as Float32Array;
-          logitsT.dispose();
           const scores = processors.length ? processors.process(views, logits, nb, vocab) : logits;
           recordSteps?.push({ logits: logits.slice(), scores: scores === logits ? logits.slice() : scores.slice(), positionIds });
           const forced = opts.forcedTokens?.(tracker.numGenerated);
@@ -288,20 +280,17 @@ export async function decodeSpeechTokens(
           throwIfAborted(opts.signal);
           // The reference feeds the newest token at position len (bos + tokens so far); Tortoise at len - 1.
           positionIds = Int32Array.of(opts.correctedDecodePositions ? len - 1 : len);
-          logitsT = lm.forwardLast({ inputIds: { data: next, shape: [nb, 1] }, positionIds: { data: positionIds, shape: [1, 1] }, cache });
+          logits = await runtime.step(cache, next, positionIds[0], opts.signal);
           // Let the event loop breathe so abort signals and progress bars get a chance to run.
-          await new Promise((r) => setImmediate(r));
+          await yieldToEventLoop();
         }
       } finally {
-        cache?.dispose();
+        if (cache !== undefined && ![...prefixes.values()].some((p) => p.cache === cache)) await runtime.releaseCache(cache);
       }
       for (let r = 0; r < nb; r++) out.set(seqs[r], (r0 + r) * width);
     }
   } finally {
-    for (const p of prefixes.values()) {
-      p.cache.dispose();
-      p.logits.dispose();
-    }
+    for (const p of prefixes.values()) await runtime.releaseCache(p.cache);
   }
   const seqOut = new Int32Array(rows * used);
   for (let r = 0; r < rows; r++) seqOut.set(out.subarray(r * width, r * width + used), r * used);
@@ -313,40 +302,39 @@ export function batchSeed(seed: bigint, k: number): bigint {
   return (seed + BigInt(k) * 0x9e3779b97f4a7c15n) & 0xffffffffffffffffn;
 }
 
+const tensorOf = (h: HostTensor) => tf.tensor(h.data, h.shape, h.dtype);
+
 /**
  * ClvpModelForConditionalGeneration.generate: speech-token candidates for each text (in the
  * voice of the matching clip), fixed, then scored against the texts.
  */
-export async function generate(model: ClvpModelForConditionalGeneration, inputs: ClvpGenerateInputs, opts: ClvpGenerateOptions = {}): Promise<ClvpGenerateOutput> {
-  const config = resolveGenerationConfig(model, opts);
-  const { ids, mask, conditioning } = prepareConditioning(model, inputs, opts.averageConditioning);
-  let decIn: tf.Tensor3D | undefined;
-  try {
-    decIn = decoderInputsEmbeds(model, conditioning);
-    const dec = await decodeSpeechTokens(model, decIn, config, { ...opts, repeatEachRow: config.numReturnSequences });
-    let seq = dec.sequences;
-    if (opts.padToMaxMelTokens !== undefined && opts.padToMaxMelTokens > seq.shape[1]) {
-      seq = padRight(seq, opts.padToMaxMelTokens, model.config.decoderConfig.eosTokenId);
-    }
-    const speechIds = fixSpeechDecoderOutput(seq, model.config.decoderConfig.eosTokenId, model.config.decoderConfig.decoderFixingCodes);
-    const scored = scoreCandidates(model, { ids, mask }, speechIds);
-    return {
-      sequences: dec.sequences,
-      speechIds,
-      ...scored,
-      textInputIdsWithEos: ids,
-      textAttentionMaskWithEos: mask,
-      conditioningEmbeds: conditioning,
-      decoderInputsEmbeds: decIn,
-      prefillPositionIds: dec.prefillPositionIds,
-      steps: dec.steps,
-      seed: dec.seed,
-    };
-  } catch (e) {
-    conditioning.dispose();
-    decIn?.dispose();
-    throw e;
-  }
+export async function generate(model: GenerationTarget, inputs: ClvpGenerateInputs, opts: ClvpGenerateOptions = {}): Promise<ClvpGenerateOutput> {
+  const runtime = model.runtime;
+  const dc = runtime.config.decoderConfig;
+  const config = resolveGenerationConfig(runtime.config, model.generationDefaults, opts);
+  const prep = await prepareConditioning(runtime, inputs, opts.averageConditioning);
+  const dec = await decodeSpeechTokens(runtime, prep.decoderInputs, config, { ...opts, repeatEachRow: config.numReturnSequences });
+  let seq = dec.sequences;
+  if (opts.padToMaxMelTokens !== undefined && opts.padToMaxMelTokens > seq.shape[1]) seq = padRight(seq, opts.padToMaxMelTokens, dc.eosTokenId);
+  const speechIds = fixSpeechDecoderOutput(seq, dc.eosTokenId, dc.decoderFixingCodes);
+  const scored = await scoreCandidates(runtime, { ids: prep.ids, mask: prep.mask }, speechIds, opts.signal);
+  return {
+    sequences: dec.sequences,
+    speechIds,
+    textEmbeds: tensorOf(scored.textEmbeds) as tf.Tensor2D,
+    speechEmbeds: tensorOf(scored.speechEmbeds) as tf.Tensor2D,
+    logitsPerText: tensorOf(scored.logitsPerText) as tf.Tensor2D,
+    logitsPerSpeech: tensorOf(transposeHost(scored.logitsPerText)) as tf.Tensor2D,
+    textPoolerOutput: tensorOf(scored.textPoolerOutput) as tf.Tensor2D,
+    speechPoolerOutput: tensorOf(scored.speechPoolerOutput) as tf.Tensor2D,
+    textInputIdsWithEos: prep.ids,
+    textAttentionMaskWithEos: prep.mask,
+    conditioningEmbeds: tensorOf(prep.conditioning) as tf.Tensor3D,
+    decoderInputsEmbeds: tensorOf(prep.decoderInputs) as tf.Tensor3D,
+    prefillPositionIds: dec.prefillPositionIds,
+    steps: dec.steps,
+    seed: dec.seed,
+  };
 }
 
 /** Pad sequences on the right with `value` to `length` columns. */
@@ -357,18 +345,59 @@ export function padRight(s: HostIds, length: number, value: number): HostIds {
   return { data: out, shape: [b, length] };
 }
 
+/** Rows scaled to unit L2 norm (x / ||x||, in float32 as torch does). */
+export function normalizeRows(h: HostTensor): HostTensor {
+  const [n, d] = h.shape;
+  const src = h.data as Float32Array;
+  const out = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) {
+    let ss = 0;
+    for (let j = 0; j < d; j++) ss += src[i * d + j] * src[i * d + j];
+    const norm = Math.fround(Math.sqrt(ss));
+    for (let j = 0; j < d; j++) out[i * d + j] = src[i * d + j] / norm;
+  }
+  return { dtype: 'float32', shape: [n, d], data: out };
+}
+
+/** CLVP's logits_per_text: normalised text [T, P] against normalised speech [S, P], times exp(logit_scale). */
+export function similarity(textNorm: HostTensor, speechNorm: HostTensor, logitScale: number): HostTensor {
+  const [t, p] = textNorm.shape;
+  const s = speechNorm.shape[0];
+  const scale = Math.fround(Math.exp(logitScale));
+  const a = textNorm.data as Float32Array;
+  const b = speechNorm.data as Float32Array;
+  const out = new Float32Array(t * s);
+  for (let i = 0; i < t; i++) {
+    for (let j = 0; j < s; j++) {
+      let dot = 0;
+      for (let k = 0; k < p; k++) dot += a[i * p + k] * b[j * p + k];
+      out[i * s + j] = Math.fround(dot) * scale;
+    }
+  }
+  return { dtype: 'float32', shape: [t, s], data: out };
+}
+
+export function transposeHost(h: HostTensor): HostTensor {
+  const [r, c] = h.shape;
+  const out = new Float32Array(r * c);
+  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = h.data[i * c + j];
+  return { dtype: 'float32', shape: [c, r], data: out };
+}
+
+export interface ScoredCandidates {
+  textEmbeds: HostTensor;
+  speechEmbeds: HostTensor;
+  /** [texts, speeches] */
+  logitsPerText: HostTensor;
+  textPoolerOutput: HostTensor;
+  speechPoolerOutput: HostTensor;
+}
+
 /** Text embeddings (with the eos-padded ids and mask) against speech embeddings of fixed ids. */
-export function scoreCandidates(model: ClvpModelForConditionalGeneration, text: { ids: HostIds; mask: HostIds }, speechIds: HostIds) {
-  const s = model.speech_encoder_model.forward({ inputIds: speechIds });
-  const t = model.text_encoder_model.forward({ inputIds: text.ids, attentionMask: text.mask });
-  const sim = model.similarity(t.embeds, s.embeds);
-  for (const x of [s.embeds, s.lastHiddenState, t.embeds, t.lastHiddenState]) x.dispose();
-  return {
-    textEmbeds: sim.textEmbeds,
-    speechEmbeds: sim.speechEmbeds,
-    logitsPerText: sim.logitsPerText,
-    logitsPerSpeech: tf.transpose(sim.logitsPerText) as tf.Tensor2D,
-    textPoolerOutput: t.poolerOutput,
-    speechPoolerOutput: s.poolerOutput,
-  };
+export async function scoreCandidates(runtime: ClvpRuntime, text: { ids: HostIds; mask: HostIds }, speechIds: HostIds, signal?: AbortSignal): Promise<ScoredCandidates> {
+  const s = await runtime.encoder({ which: 'speech', ids: speechIds }, signal);
+  const t = await runtime.encoder({ which: 'text', ids: text.ids, mask: text.mask }, signal);
+  const textEmbeds = normalizeRows(t.embeds);
+  const speechEmbeds = normalizeRows(s.embeds);
+  return { textEmbeds, speechEmbeds, logitsPerText: similarity(textEmbeds, speechEmbeds, runtime.logitScale), textPoolerOutput: t.poolerOutput, speechPoolerOutput: s.poolerOutput };
 }

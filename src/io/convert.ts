@@ -3,7 +3,8 @@
 // split_state_dict_into_shards_factory for the shard split), metadata {"format": "pt"}, config.json beside.
 import * as fs from 'fs';
 import * as path from 'path';
-import { DTYPE_BYTES, SafetensorsDtype, isFloatDtype, safetensorsHeader, writeAll } from './safetensors';
+import { DTYPE_BYTES, SafetensorsDtype, isFloatDtype, safetensorsHeader } from './safetensors';
+import { writeSafetensorsStreaming } from './safetensors_fs';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './dtypes';
 import { ClvpConfigJson, impliedClvpConfig, impliedGenerationConfig } from './hf_layout';
 import { ContainerKind, openCheckpoint } from './open';
@@ -292,42 +293,6 @@ export async function convertCheckpoint(input: string | string[], outDir: string
   } finally {
     src.close();
   }
-}
-
-/**
- * Write one safetensors file tensor by tensor (header from ./safetensors), so a shard is never held
- * in memory whole; yields between tensors so a progress bar can repaint. Written to
- * `<file>.partial` and renamed, so an interrupted conversion never leaves a truncated model file.
- */
-export async function writeSafetensorsStreaming(
-  file: string,
-  entries: Array<{ name: string; dtype: SafetensorsDtype; shape: number[] }>,
-  metadata: Record<string, string>,
-  produce: (name: string) => Buffer,
-  onTensor?: (name: string) => void,
-): Promise<void> {
-  const { bytes: header, sizes } = safetensorsHeader(file, entries, metadata);
-  const partial = `${file}.partial`;
-  const fd = fs.openSync(partial, 'w');
-  let ok = false;
-  try {
-    writeAll(fd, header);
-    for (let i = 0; i < entries.length; i++) {
-      const e = entries[i];
-      const bytes = produce(e.name);
-      if (bytes.length !== sizes[i]) {
-        throw new ConvertError(`${file}: tensor '${e.name}' has ${bytes.length} bytes but ${e.dtype}${JSON.stringify(e.shape)} needs ${sizes[i]}`);
-      }
-      writeAll(fd, bytes);
-      onTensor?.(e.name);
-      await new Promise((r) => setImmediate(r));
-    }
-    ok = true;
-  } finally {
-    fs.closeSync(fd);
-    if (!ok) fs.rmSync(partial, { force: true });
-  }
-  fs.renameSync(partial, file);
 }
 
 /** Copy content only: the source's permissions (often read-only in caches) must not stop a later overwrite. */

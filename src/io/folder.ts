@@ -71,3 +71,21 @@ export class MemoryFolder implements ModelFolder {
     return new MemoryByteSource(`${this.label}/${name}`, this.get(name));
   }
 }
+
+/** The folder `prefix` inside `parent` (a reference's models/tiny, a repo's subfolder). */
+export function subFolder(parent: ModelFolder, prefix: string): ModelFolder {
+  checkRelativeName(prefix, parent.label);
+  const inner = (name: string) => `${prefix}/${name}`;
+  const loc = parent.location;
+  let location: FolderLocation;
+  if (loc.kind === 'local') location = { kind: 'local', dir: `${loc.dir.replace(/[\\/]+$/, '')}/${prefix}` };
+  else if (loc.kind === 'url') location = { kind: 'url', base: `${loc.base.replace(/\/*$/, '/')}${prefix}/` };
+  else location = { kind: 'files', files: Object.fromEntries(Object.entries(loc.files).filter(([k]) => k.startsWith(prefix + '/')).map(([k, v]) => [k.slice(prefix.length + 1), v])) };
+  return {
+    label: `${parent.label}/${prefix}`,
+    location,
+    has: (name) => parent.has(inner(name)),
+    readText: (name) => parent.readText(inner(name)),
+    open: (name) => parent.open(inner(name)),
+  };
+}

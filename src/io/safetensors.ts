@@ -1,9 +1,11 @@
-// Safetensors reader and writer (format: https://github.com/huggingface/safetensors).
-// Written here because no npm package both reads files over 2 GiB with positional reads
-// and validates the header strictly; the format is small enough to own.
-import * as fs from 'fs';
-import * as path from 'path';
+// Safetensors reader and header writer (format: https://github.com/huggingface/safetensors).
+// Written here because no npm package both reads files over 2 GiB with positional reads and
+// validates the header strictly; the format is small enough to own. The reader works over any
+// ByteSource (a local file, HTTP Range requests, a browser File), so Node and the browser share
+// this one parser; safetensors_fs.ts adds the Node file-path conveniences and the file writer.
+import { ByteSource } from './bytes';
 import { f16ToF32, bf16ToF32, f32ToF16, f32ToBf16 } from './dtypes';
+import { ModelFolder, checkRelativeName, readJson } from './folder';
 
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -38,111 +40,63 @@ function fail(file: string, msg: string): never {
   throw new SafetensorsError(`${file}: ${msg}`);
 }
 
-/** One open safetensors file. Tensor bytes are read on demand with positional reads. */
-export class SafetensorsFile {
-  readonly tensors: Map<string, TensorInfo>;
-  readonly metadata: Record<string, string>;
-  private readonly dataStart: number;
-  private fd: number | undefined;
+interface ParsedHeader {
+  tensors: Map<string, TensorInfo>;
+  metadata: Record<string, string>;
+  dataStart: number;
+}
 
-  private constructor(readonly file: string, fd: number, tensors: Map<string, TensorInfo>, metadata: Record<string, string>, dataStart: number) {
-    this.fd = fd;
-    this.tensors = tensors;
-    this.metadata = metadata;
-    this.dataStart = dataStart;
+/** The header length from the first 8 bytes, checked against the file size. */
+function headerLength(file: string, first8: Uint8Array, size: number): number {
+  if (size < 8) fail(file, `truncated: ${size} bytes, a safetensors file has at least an 8-byte header length`);
+  const len = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
+  if (len > BigInt(MAX_HEADER_BYTES)) fail(file, `header length ${len} exceeds the ${MAX_HEADER_BYTES}-byte limit (not a safetensors file, or corrupt)`);
+  const hl = Number(len);
+  if (8 + hl > size) fail(file, `truncated: header length ${hl} but the file has only ${size} bytes`);
+  return hl;
+}
+
+/** Validate the JSON header: entries, metadata and that the offsets tile the data section. */
+function parseHeader(file: string, json: Uint8Array, size: number): ParsedHeader {
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder().decode(json));
+  } catch (e) {
+    fail(file, `header is not valid JSON: ${(e as Error).message}`);
   }
-
-  static open(file: string): SafetensorsFile {
-    let fd: number;
-    try {
-      fd = fs.openSync(file, 'r');
-    } catch (e) {
-      fail(file, `cannot open: ${(e as Error).message}`);
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) fail(file, 'header is not a JSON object');
+  const dataStart = 8 + json.length;
+  const dataLen = size - dataStart;
+  const tensors = new Map<string, TensorInfo>();
+  let metadata: Record<string, string> = {};
+  for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
+    if (name === '__metadata__') {
+      metadata = validateMetadata(file, raw);
+      continue;
     }
-    try {
-      const size = fs.fstatSync(fd).size;
-      if (size < 8) fail(file, `truncated: ${size} bytes, a safetensors file has at least an 8-byte header length`);
-      const lenBuf = Buffer.alloc(8);
-      fs.readSync(fd, lenBuf, 0, 8, 0);
-      const headerLen = lenBuf.readBigUInt64LE(0);
-      if (headerLen > BigInt(MAX_HEADER_BYTES)) {
-        fail(file, `header length ${headerLen} exceeds the ${MAX_HEADER_BYTES}-byte limit (not a safetensors file, or corrupt)`);
-      }
-      const hl = Number(headerLen);
-      if (8 + hl > size) fail(file, `truncated: header length ${hl} but the file has only ${size} bytes`);
-      const hbuf = Buffer.alloc(hl);
-      fs.readSync(fd, hbuf, 0, hl, 8);
-      let header: unknown;
-      try {
-        header = JSON.parse(hbuf.toString('utf8'));
-      } catch (e) {
-        fail(file, `header is not valid JSON: ${(e as Error).message}`);
-      }
-      if (typeof header !== 'object' || header === null || Array.isArray(header)) fail(file, 'header is not a JSON object');
-      const dataStart = 8 + hl;
-      const dataLen = size - dataStart;
-      const tensors = new Map<string, TensorInfo>();
-      let metadata: Record<string, string> = {};
-      for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
-        if (name === '__metadata__') {
-          metadata = raw as Record<string, string>;
-          continue;
-        }
-        tensors.set(name, validateEntry(file, name, raw));
-      }
-      // Offsets must tile the data section exactly: no gaps, no overlaps, nothing past the end.
-      const sorted = [...tensors.entries()].sort((a, b) => a[1].dataOffsets[0] - b[1].dataOffsets[0]);
-      let cursor = 0;
-      for (const [name, info] of sorted) {
-        const [b, e] = info.dataOffsets;
-        if (b < cursor) fail(file, `tensor '${name}' overlaps the previous tensor (offset ${b} < ${cursor})`);
-        if (b > cursor) fail(file, `gap before tensor '${name}' (offset ${b}, expected ${cursor}): data is not contiguous`);
-        if (e > dataLen) fail(file, `truncated: tensor '${name}' ends at byte ${e} of the data section, which has ${dataLen} bytes`);
-        cursor = e;
-      }
-      if (cursor !== dataLen) fail(file, `${dataLen - cursor} trailing bytes after the last tensor`);
-      return new SafetensorsFile(file, fd, tensors, metadata, dataStart);
-    } catch (e) {
-      fs.closeSync(fd);
-      throw e;
-    }
+    tensors.set(name, validateEntry(file, name, raw));
   }
-
-  private handle(): number {
-    if (this.fd === undefined) throw new SafetensorsError(`${this.file}: file already closed`);
-    return this.fd;
-  }
-
-  info(name: string): TensorInfo {
-    const info = this.tensors.get(name);
-    if (!info) throw new SafetensorsError(`${this.file}: no tensor named '${name}'`);
-    return info;
-  }
-
-  /** The raw little-endian bytes of one tensor. */
-  readBytes(name: string): Buffer {
-    const info = this.info(name);
+  // Offsets must tile the data section exactly: no gaps, no overlaps, nothing past the end.
+  const sorted = [...tensors.entries()].sort((a, b) => a[1].dataOffsets[0] - b[1].dataOffsets[0]);
+  let cursor = 0;
+  for (const [name, info] of sorted) {
     const [b, e] = info.dataOffsets;
-    const buf = Buffer.allocUnsafe(e - b);
-    let done = 0;
-    while (done < buf.length) {
-      const n = fs.readSync(this.handle(), buf, done, buf.length - done, this.dataStart + b + done);
-      if (n === 0) throw new SafetensorsError(`${this.file}: unexpected end of file reading '${name}'`);
-      done += n;
-    }
-    return buf;
+    if (b < cursor) fail(file, `tensor '${name}' overlaps the previous tensor (offset ${b} < ${cursor})`);
+    if (b > cursor) fail(file, `gap before tensor '${name}' (offset ${b}, expected ${cursor}): data is not contiguous`);
+    if (e > dataLen) fail(file, `truncated: tensor '${name}' ends at byte ${e} of the data section, which has ${dataLen} bytes`);
+    cursor = e;
   }
+  if (cursor !== dataLen) fail(file, `${dataLen - cursor} trailing bytes after the last tensor`);
+  return { tensors, metadata, dataStart };
+}
 
-  /** One tensor decoded to float32 (float dtypes) or int32 (integer dtypes). */
-  read(name: string): HostTensor {
-    const info = this.info(name);
-    return { ...decode(this.file, name, info.dtype, this.readBytes(name)), shape: info.shape.slice() };
+/** The spec's `__metadata__`: a flat map of strings to strings. */
+function validateMetadata(file: string, raw: unknown): Record<string, string> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(file, `__metadata__ must be an object of strings, got ${JSON.stringify(raw)}`);
+  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+    if (typeof v !== 'string') fail(file, `__metadata__ value of '${k}' must be a string (the format allows only strings), got ${JSON.stringify(v)}`);
   }
-
-  close(): void {
-    if (this.fd !== undefined) fs.closeSync(this.fd);
-    this.fd = undefined;
-  }
+  return raw as Record<string, string>;
 }
 
 function validateEntry(file: string, name: string, raw: unknown): TensorInfo {
@@ -168,105 +122,178 @@ function validateEntry(file: string, name: string, raw: unknown): TensorInfo {
   return { dtype, shape, dataOffsets: [off[0], off[1]] };
 }
 
-function decode(file: string, name: string, dtype: SafetensorsDtype, buf: Buffer): Omit<HostTensor, 'shape'> {
-  const n = buf.length / DTYPE_BYTES[dtype];
-  // Copy into an aligned buffer: the slice may start at any byte offset.
-  const ab = new ArrayBuffer(buf.length);
-  new Uint8Array(ab).set(buf);
+/**
+ * Little-endian bytes of `dtype` decoded to float32 (float dtypes) or int32 (integer dtypes).
+ * The bytes may start at any offset: they are copied to an aligned buffer first.
+ */
+export function decodeTensorBytes(label: string, dtype: SafetensorsDtype, shape: number[], bytes: Uint8Array): HostTensor {
+  const n = bytes.length / DTYPE_BYTES[dtype];
+  const ab = new ArrayBuffer(bytes.length);
+  new Uint8Array(ab).set(bytes);
+  const f = (data: Float32Array): HostTensor => ({ dtype: 'float32', shape, data });
+  const i = (data: Int32Array): HostTensor => ({ dtype: 'int32', shape, data });
   switch (dtype) {
     case 'F32':
-      return { dtype: 'float32', data: new Float32Array(ab) };
+      return f(new Float32Array(ab));
     case 'F16':
-      return { dtype: 'float32', data: f16ToF32(new Uint16Array(ab)) };
+      return f(f16ToF32(new Uint16Array(ab)));
     case 'BF16':
-      return { dtype: 'float32', data: bf16ToF32(new Uint16Array(ab)) };
+      return f(bf16ToF32(new Uint16Array(ab)));
     case 'F64':
-      return { dtype: 'float32', data: Float32Array.from(new Float64Array(ab)) };
+      return f(Float32Array.from(new Float64Array(ab)));
     case 'I32':
-      return { dtype: 'int32', data: new Int32Array(ab) };
+      return i(new Int32Array(ab));
     case 'I64': {
       const src = new BigInt64Array(ab);
       const out = new Int32Array(n);
-      for (let i = 0; i < n; i++) {
-        const v = src[i];
-        if (v > 2147483647n || v < -2147483648n) fail(file, `tensor '${name}': I64 value ${v} at index ${i} does not fit int32`);
-        out[i] = Number(v);
+      for (let k = 0; k < n; k++) {
+        const v = src[k];
+        if (v > 2147483647n || v < -2147483648n) throw new SafetensorsError(`${label}: I64 value ${v} at index ${k} does not fit int32`);
+        out[k] = Number(v);
       }
-      return { dtype: 'int32', data: out };
+      return i(out);
     }
     case 'I16':
-      return { dtype: 'int32', data: Int32Array.from(new Int16Array(ab)) };
+      return i(Int32Array.from(new Int16Array(ab)));
     case 'I8':
-      return { dtype: 'int32', data: Int32Array.from(new Int8Array(ab)) };
+      return i(Int32Array.from(new Int8Array(ab)));
     case 'U8':
     case 'BOOL':
-      return { dtype: 'int32', data: Int32Array.from(new Uint8Array(ab)) };
+      return i(Int32Array.from(new Uint8Array(ab)));
   }
 }
 
-/** Read every tensor of a safetensors file into host memory. */
-export function readSafetensors(file: string): Map<string, HostTensor> {
-  const f = SafetensorsFile.open(file);
-  try {
-    const out = new Map<string, HostTensor>();
-    for (const name of f.tensors.keys()) out.set(name, f.read(name));
-    return out;
-  } finally {
-    f.close();
+/** One safetensors file over a ByteSource. Tensor bytes are read on demand, whole or in part. */
+export class SafetensorsFile {
+  private constructor(readonly src: ByteSource, private readonly h: ParsedHeader) {}
+
+  get file(): string {
+    return this.src.label;
   }
+
+  get tensors(): Map<string, TensorInfo> {
+    return this.h.tensors;
+  }
+
+  get metadata(): Record<string, string> {
+    return this.h.metadata;
+  }
+
+  /** Read and validate the header (two reads: its length, then the JSON). */
+  static async open(src: ByteSource): Promise<SafetensorsFile> {
+    try {
+      const hl = headerLength(src.label, src.size >= 8 ? await src.read(0, 8) : new Uint8Array(0), src.size);
+      return new SafetensorsFile(src, parseHeader(src.label, await src.read(8, hl), src.size));
+    } catch (e) {
+      src.close();
+      throw e;
+    }
+  }
+
+  /** The same for sources with synchronous reads (local files). */
+  static openSync(src: ByteSource): SafetensorsFile {
+    const read = src.readSync?.bind(src);
+    if (!read) throw new SafetensorsError(`${src.label}: this source has no synchronous reads`);
+    try {
+      const hl = headerLength(src.label, src.size >= 8 ? read(0, 8) : new Uint8Array(0), src.size);
+      return new SafetensorsFile(src, parseHeader(src.label, read(8, hl), src.size));
+    } catch (e) {
+      src.close();
+      throw e;
+    }
+  }
+
+  info(name: string): TensorInfo {
+    const info = this.h.tensors.get(name);
+    if (!info) throw new SafetensorsError(`${this.file}: no tensor named '${name}'`);
+    return info;
+  }
+
+  /** Absolute file offset and length of bytes [begin, end) of a tensor (the whole tensor by default). */
+  private span(name: string, begin?: number, end?: number): [number, number] {
+    const [b, e] = this.info(name).dataOffsets;
+    const from = begin ?? 0;
+    const to = end ?? e - b;
+    if (!(from >= 0 && to >= from && to <= e - b)) throw new SafetensorsError(`${this.file}: bad byte range [${from}, ${to}) of tensor '${name}' (${e - b} bytes)`);
+    return [this.h.dataStart + b + from, to - from];
+  }
+
+  /** Raw little-endian bytes of a tensor, or of its bytes [begin, end). */
+  readBytes(name: string, begin?: number, end?: number): Promise<Uint8Array> {
+    const [off, len] = this.span(name, begin, end);
+    return this.src.read(off, len);
+  }
+
+  readBytesSync(name: string, begin?: number, end?: number): Uint8Array {
+    if (!this.src.readSync) throw new SafetensorsError(`${this.file}: this source has no synchronous reads`);
+    const [off, len] = this.span(name, begin, end);
+    return this.src.readSync(off, len);
+  }
+
+  async read(name: string): Promise<HostTensor> {
+    const info = this.info(name);
+    return decodeTensorBytes(`${this.file}: tensor '${name}'`, info.dtype, info.shape.slice(), await this.readBytes(name));
+  }
+
+  readSync(name: string): HostTensor {
+    const info = this.info(name);
+    return decodeTensorBytes(`${this.file}: tensor '${name}'`, info.dtype, info.shape.slice(), this.readBytesSync(name));
+  }
+
+  close(): void {
+    this.src.close();
+  }
+}
+
+/** A shard index's weight_map (tensor -> shard file), validated. */
+export function parseShardIndex(label: string, json: unknown): Map<string, string> {
+  const map = (json as { weight_map?: unknown } | null)?.weight_map;
+  if (!map || typeof map !== 'object' || Array.isArray(map)) throw new SafetensorsError(`${label}: no 'weight_map' object`);
+  const out = new Map<string, string>();
+  for (const [name, shard] of Object.entries(map as Record<string, unknown>)) {
+    if (typeof shard !== 'string') throw new SafetensorsError(`${label}: bad shard name for '${name}': ${JSON.stringify(shard)}`);
+    try {
+      checkRelativeName(shard, label);
+    } catch (e) {
+      throw new SafetensorsError(`${label}: bad shard name for '${name}': ${JSON.stringify(shard)}`);
+    }
+    out.set(name, shard);
+  }
+  return out;
 }
 
 /** Tensors spread over one or more safetensors files (a single file, or shards with an index). */
 export class SafetensorsCheckpoint {
-  private constructor(readonly files: SafetensorsFile[], readonly where: Map<string, SafetensorsFile>) {}
+  readonly where: Map<string, SafetensorsFile>;
 
-  /**
-   * Open `pathOrDir`: a `.safetensors` file, a `model.safetensors.index.json`, or a folder
-   * holding either `model.safetensors` or `model.safetensors.index.json`.
-   */
-  static open(pathOrDir: string): SafetensorsCheckpoint {
-    let target = pathOrDir;
-    if (fs.existsSync(pathOrDir) && fs.statSync(pathOrDir).isDirectory()) {
-      const single = path.join(pathOrDir, 'model.safetensors');
-      const index = path.join(pathOrDir, 'model.safetensors.index.json');
-      if (fs.existsSync(single)) target = single;
-      else if (fs.existsSync(index)) target = index;
-      else throw new SafetensorsError(`${pathOrDir}: no model.safetensors or model.safetensors.index.json in this folder`);
+  /** `weightMap` (from an index) must agree with what the shards hold. */
+  constructor(readonly files: SafetensorsFile[], weightMap?: Map<string, string>, shardOf?: (shard: string) => SafetensorsFile) {
+    this.where = new Map();
+    if (!weightMap) {
+      for (const f of files) for (const k of f.tensors.keys()) this.where.set(k, f);
+      return;
     }
-    if (target.endsWith('.index.json')) return SafetensorsCheckpoint.openIndex(target);
-    const f = SafetensorsFile.open(target);
-    return new SafetensorsCheckpoint([f], new Map([...f.tensors.keys()].map((k) => [k, f])));
+    for (const [name, shard] of weightMap) {
+      const f = shardOf!(shard);
+      if (!f.tensors.has(name)) throw new SafetensorsError(`${f.file}: tensor '${name}' is mapped to ${shard} by the index, but that shard does not contain it`);
+      this.where.set(name, f);
+    }
   }
 
-  private static openIndex(indexFile: string): SafetensorsCheckpoint {
-    let index: { weight_map?: Record<string, string> };
+  /** Open `name` (a .safetensors file or a .index.json) inside a model folder. */
+  static async openInFolder(folder: ModelFolder, name: string): Promise<SafetensorsCheckpoint> {
+    if (!name.endsWith('.index.json')) return new SafetensorsCheckpoint([await SafetensorsFile.open(await folder.open(name))]);
+    const label = `${folder.label}/${name}`;
+    const map = parseShardIndex(label, await readJson(folder, name));
+    const dir = name.includes('/') ? name.slice(0, name.lastIndexOf('/') + 1) : '';
+    const shards = new Map<string, SafetensorsFile>();
     try {
-      index = JSON.parse(fs.readFileSync(indexFile, 'utf8'));
+      for (const shard of new Set(map.values())) shards.set(shard, await SafetensorsFile.open(await folder.open(dir + shard)));
+      return new SafetensorsCheckpoint([...shards.values()], map, (s) => shards.get(s)!);
     } catch (e) {
-      throw new SafetensorsError(`${indexFile}: cannot read shard index: ${(e as Error).message}`);
-    }
-    if (!index.weight_map || typeof index.weight_map !== 'object') throw new SafetensorsError(`${indexFile}: no 'weight_map' object`);
-    const dir = path.dirname(indexFile);
-    const byShard = new Map<string, SafetensorsFile>();
-    const where = new Map<string, SafetensorsFile>();
-    try {
-      for (const [name, shard] of Object.entries(index.weight_map)) {
-        if (typeof shard !== 'string' || shard.includes('..') || path.isAbsolute(shard)) {
-          throw new SafetensorsError(`${indexFile}: bad shard name for '${name}': ${JSON.stringify(shard)}`);
-        }
-        let f = byShard.get(shard);
-        if (!f) {
-          f = SafetensorsFile.open(path.join(dir, shard));
-          byShard.set(shard, f);
-        }
-        if (!f.tensors.has(name)) throw new SafetensorsError(`${indexFile}: tensor '${name}' is mapped to ${shard}, which does not contain it`);
-        where.set(name, f);
-      }
-    } catch (e) {
-      for (const f of byShard.values()) f.close();
+      for (const f of shards.values()) f.close();
       throw e;
     }
-    return new SafetensorsCheckpoint([...byShard.values()], where);
   }
 
   keys(): string[] {
@@ -277,22 +304,31 @@ export class SafetensorsCheckpoint {
     return this.where.has(name);
   }
 
-  info(name: string): TensorInfo & { file: string } {
+  private fileOf(name: string): SafetensorsFile {
     const f = this.where.get(name);
     if (!f) throw new SafetensorsError(`checkpoint has no tensor '${name}'`);
+    return f;
+  }
+
+  info(name: string): TensorInfo & { file: string } {
+    const f = this.fileOf(name);
     return { ...f.info(name), file: f.file };
   }
 
-  read(name: string): HostTensor {
-    const f = this.where.get(name);
-    if (!f) throw new SafetensorsError(`checkpoint has no tensor '${name}'`);
-    return f.read(name);
+  read(name: string): Promise<HostTensor> {
+    return this.fileOf(name).read(name);
   }
 
-  readBytes(name: string): Buffer {
-    const f = this.where.get(name);
-    if (!f) throw new SafetensorsError(`checkpoint has no tensor '${name}'`);
-    return f.readBytes(name);
+  readSync(name: string): HostTensor {
+    return this.fileOf(name).readSync(name);
+  }
+
+  readBytes(name: string, begin?: number, end?: number): Promise<Uint8Array> {
+    return this.fileOf(name).readBytes(name, begin, end);
+  }
+
+  readBytesSync(name: string, begin?: number, end?: number): Uint8Array {
+    return this.fileOf(name).readBytesSync(name, begin, end);
   }
 
   close(): void {
@@ -300,7 +336,7 @@ export class SafetensorsCheckpoint {
   }
 }
 
-// ---------------------------------------------------------------- writer
+// ---------------------------------------------------------------- writing
 
 export interface TensorToWrite {
   name: string;
@@ -342,9 +378,9 @@ export function encodeTensorBytes(dtype: SafetensorsDtype, data: TensorToWrite['
  * first, offsets contiguous, the header padded with spaces so the data starts 8-byte aligned (as
  * the reference writer does). Also returns each tensor's byte size.
  */
-export function safetensorsHeader(file: string, entries: { name: string; dtype: SafetensorsDtype; shape: number[] }[], metadata?: Record<string, string>): { bytes: Buffer; sizes: number[] } {
+export function safetensorsHeader(file: string, entries: { name: string; dtype: SafetensorsDtype; shape: number[] }[], metadata?: Record<string, string>): { bytes: Uint8Array; sizes: number[] } {
   const header: Record<string, unknown> = {};
-  if (metadata && Object.keys(metadata).length) header.__metadata__ = metadata;
+  if (metadata && Object.keys(metadata).length) header.__metadata__ = validateMetadata(file, metadata);
   let offset = 0;
   const sizes = entries.map((e) => {
     if (header[e.name] !== undefined) throw new SafetensorsError(`${file}: duplicate tensor name '${e.name}'`);
@@ -353,40 +389,12 @@ export function safetensorsHeader(file: string, entries: { name: string; dtype: 
     offset += n;
     return n;
   });
+  const enc = new TextEncoder();
   let json = JSON.stringify(header);
-  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
-  const h = Buffer.from(json, 'utf8');
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(h.length));
-  return { bytes: Buffer.concat([len, h]), sizes };
-}
-
-/** Write all of `b` at the current position of `fd`. */
-export function writeAll(fd: number, b: Uint8Array): void {
-  let done = 0;
-  while (done < b.length) done += fs.writeSync(fd, b, done, b.length - done);
-}
-
-/**
- * Write tensors (in the given order) to a safetensors file, encoding one tensor at a time. The file
- * is written as `<file>.partial` and renamed, so a failure never leaves a truncated file.
- */
-export function writeSafetensors(file: string, tensors: TensorToWrite[], metadata?: Record<string, string>): void {
-  const { bytes, sizes } = safetensorsHeader(file, tensors, metadata);
-  const partial = `${file}.partial`;
-  const fd = fs.openSync(partial, 'w');
-  let ok = false;
-  try {
-    writeAll(fd, bytes);
-    tensors.forEach((t, i) => {
-      const data = encodeTensorBytes(t.dtype, t.data);
-      if (data.length !== sizes[i]) throw new SafetensorsError(`${file}: tensor '${t.name}' has ${data.length} bytes but ${t.dtype}${JSON.stringify(t.shape)} needs ${sizes[i]}`);
-      writeAll(fd, data);
-    });
-    ok = true;
-  } finally {
-    fs.closeSync(fd);
-    if (!ok) fs.rmSync(partial, { force: true });
-  }
-  fs.renameSync(partial, file);
+  json += ' '.repeat((8 - ((8 + enc.encode(json).length) % 8)) % 8);
+  const h = enc.encode(json);
+  const out = new Uint8Array(8 + h.length);
+  new DataView(out.buffer).setBigUint64(0, BigInt(h.length), true);
+  out.set(h, 8);
+  return { bytes: out, sizes };
 }

@@ -1,6 +1,7 @@
 // A uniform view over checkpoint containers (safetensors, torch zip, Tortoise mapping) for conversion and
 // inspection: names, dtypes and shapes up front, contiguous little-endian bytes on demand, one tensor at a time.
 import { DTYPE_BYTES, SafetensorsCheckpoint, SafetensorsDtype } from './safetensors';
+import { openSafetensorsCheckpoint } from './safetensors_fs';
 
 export interface SourceTensorInfo {
   dtype: SafetensorsDtype;
@@ -30,7 +31,7 @@ export class SafetensorsSource implements TensorSource {
   private constructor(readonly description: string, private readonly ckpt: SafetensorsCheckpoint) {}
 
   static open(pathOrDir: string): SafetensorsSource {
-    return new SafetensorsSource(pathOrDir, SafetensorsCheckpoint.open(pathOrDir));
+    return new SafetensorsSource(pathOrDir, openSafetensorsCheckpoint(pathOrDir));
   }
 
   list(): Array<[string, SourceTensorInfo]> {
@@ -46,7 +47,8 @@ export class SafetensorsSource implements TensorSource {
   }
 
   readBytes(name: string): Buffer {
-    return this.ckpt.readBytes(name);
+    const b = this.ckpt.readBytesSync(name);
+    return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
   }
 
   close(): void {

@@ -2,7 +2,8 @@
 // (partial) rotary on q, k and v, additive mask, optional KV cache. Used by the encoders (with
 // rotary), the conditioning encoder's mel blocks (no mask, no rotary) and the decoder (causal, cache).
 import * as tf from '@tensorflow/tfjs-core';
-import { ParamSource } from '../models/weights';
+import { ParallelContext, shardRange } from './parallel';
+import { ParamSource } from './params';
 import { KVCache, LayerChunks } from './kv_cache';
 import { batchedMatMul, perEntryIsFaster } from './batched_matmul';
 import { Linear } from './linear';
@@ -27,22 +28,29 @@ export class ClvpSelfAttention {
   readonly out_proj: Linear;
   readonly headDim: number;
   readonly scale: number;
+  /** heads this rank computes (all of them without tensor parallelism) */
+  readonly localHeads: number;
+  private readonly parallel: ParallelContext;
 
   constructor(src: ParamSource, readonly name: string, readonly embedDim: number, readonly numHeads: number, useBias: boolean) {
     if (embedDim % numHeads !== 0) throw new Error(`${name}: embed_dim ${embedDim} is not divisible by num_heads ${numHeads}`);
     this.headDim = embedDim / numHeads;
     this.scale = this.headDim ** -0.5;
-    // HF creates k, v, q, then out (the order only matters for random init streams).
-    this.k_proj = new Linear(src, `${name}.k_proj`, embedDim, embedDim, { bias: useBias });
-    this.v_proj = new Linear(src, `${name}.v_proj`, embedDim, embedDim, { bias: useBias });
-    this.q_proj = new Linear(src, `${name}.q_proj`, embedDim, embedDim, { bias: useBias });
-    this.out_proj = new Linear(src, `${name}.out_proj`, embedDim, embedDim, { bias: true });
+    this.parallel = src.parallel;
+    this.localHeads = shardRange(numHeads, this.parallel.rank, this.parallel.size).count;
+    // HF creates k, v, q, then out (the order only matters for random init streams). The
+    // projections split by whole heads across tensor-parallel ranks.
+    const units = numHeads;
+    this.k_proj = new Linear(src, `${name}.k_proj`, embedDim, embedDim, { bias: useBias, units });
+    this.v_proj = new Linear(src, `${name}.v_proj`, embedDim, embedDim, { bias: useBias, units });
+    this.q_proj = new Linear(src, `${name}.q_proj`, embedDim, embedDim, { bias: useBias, units });
+    this.out_proj = new Linear(src, `${name}.out_proj`, embedDim, embedDim, { bias: true, units });
   }
 
   /** x: [B, T, E] -> output [B, T, E] (or [B, 1, E] with firstQueryOnly) and optional probabilities. */
   forward(x: tf.Tensor3D, opts: AttentionOptions = {}): { output: tf.Tensor3D; attentions?: tf.Tensor4D } {
     const [b, t] = x.shape;
-    const h = this.numHeads;
+    const h = this.localHeads;
     const hd = this.headDim;
     let attentions: tf.Tensor4D | undefined;
     const output = tf.tidy(() => {
@@ -63,8 +71,8 @@ export class ClvpSelfAttention {
       let chunks: LayerChunks = { shared: null, keys: [k4], values: [v4] };
       if (opts.cache) chunks = opts.cache.cache.append(opts.cache.layer, k4, v4);
       const { context, probs } = attend(q4, chunks, opts.mask ?? null, !!opts.outputAttentions);
-      if (probs) attentions = tf.keep(probs);
-      const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [b, tq, this.embedDim]);
+      if (probs) attentions = tf.keep((this.parallel.size > 1 ? this.parallel.allGather(probs, 1) : probs) as tf.Tensor4D);
+      const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [b, tq, h * hd]);
       return this.out_proj.apply(merged) as tf.Tensor3D;
     });
     return { output, attentions };

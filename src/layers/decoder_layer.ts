@@ -1,7 +1,7 @@
 // ClvpDecoderLayer (modeling_clvp.py): GPT-2 block, pre-LayerNorm attention (no rotary) and MLP.
 import * as tf from '@tensorflow/tfjs-core';
-import { ClvpDecoderConfig, decoderInnerDim } from '../models/configuration_clvp';
-import { ParamSource } from '../models/weights';
+import { ClvpDecoderConfig, decoderInnerDim } from '../config/configuration_clvp';
+import { ParamSource } from './params';
 import { ClvpSelfAttention } from './attention';
 import { ClvpDecoderMLP } from './decoder_mlp';
 import { KVCache } from './kv_cache';

@@ -1,7 +1,7 @@
 // ClvpDecoderMLP (= GPT2MLP): Conv1D c_fc, activation, Conv1D c_proj.
 import * as tf from '@tensorflow/tfjs-core';
-import { ClvpDecoderConfig } from '../models/configuration_clvp';
-import { ParamSource } from '../models/weights';
+import { ClvpDecoderConfig } from '../config/configuration_clvp';
+import { ParamSource } from './params';
 import { Activation, getActivation } from './activations';
 import { Linear, gpt2Conv1D } from './linear';
 

@@ -1,7 +1,7 @@
 // ClvpEncoderLayer (modeling_clvp.py): pre-RMSNorm attention and gated MLP, both residual.
 import * as tf from '@tensorflow/tfjs-core';
-import { ClvpEncoderConfig } from '../models/configuration_clvp';
-import { ParamSource } from '../models/weights';
+import { ClvpEncoderConfig } from '../config/configuration_clvp';
+import { ParamSource } from './params';
 import { ClvpSelfAttention } from './attention';
 import { ClvpEncoderMLP } from './encoder_mlp';
 import { RMSNorm } from './rms_norm';

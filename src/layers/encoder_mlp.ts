@@ -1,8 +1,8 @@
 // ClvpGatedLinearUnit and ClvpEncoderMLP (modeling_clvp.py): fc1 = proj to 2*intermediate, split
 // into (hidden, gate), hidden * act(gate); fc2 back to hidden size.
 import * as tf from '@tensorflow/tfjs-core';
-import { ClvpEncoderConfig } from '../models/configuration_clvp';
-import { ParamSource } from '../models/weights';
+import { ClvpEncoderConfig } from '../config/configuration_clvp';
+import { ParamSource } from './params';
 import { Activation, getActivation } from './activations';
 import { Linear } from './linear';
 

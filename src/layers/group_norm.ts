@@ -1,7 +1,7 @@
 // torch.nn.GroupNorm(num_groups, channels, eps, affine=True), applied to [batch, time, channels]
 // (we keep mel frames time-major so the attention blocks need no transposes).
 import * as tf from '@tensorflow/tfjs-core';
-import { ParamSource } from '../models/weights';
+import { ParamSource } from './params';
 
 export class GroupNorm {
   readonly weight: tf.Tensor1D;

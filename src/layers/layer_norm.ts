@@ -1,6 +1,6 @@
 // torch.nn.LayerNorm over the last axis (biased variance, eps inside the square root).
 import * as tf from '@tensorflow/tfjs-core';
-import { ParamSource } from '../models/weights';
+import { ParamSource } from './params';
 
 export class LayerNorm {
   readonly weight: tf.Tensor1D;

@@ -1,33 +1,50 @@
 // torch.nn.Linear, nn.Conv1d(kernel_size=1) and GPT-2's Conv1D: all y = x @ W + b once W is [in, out].
+// Under tensor parallelism the layer holds its rank's slice (SHARDING_TABLE): a column-parallel
+// layer outputs its slice of the features, a row-parallel one sums the ranks' partial products
+// (rank 0 adds the bias, once), and lm_head gathers the vocabulary slices.
 import * as tf from '@tensorflow/tfjs-core';
-import { Init, Layout, ParamSource } from '../models/weights';
+import { ParallelContext } from './parallel';
+import { Combine, Init, Layout, ParamRequest, ParamSource, shardShape, shardingFor } from './params';
 
 export class Linear {
-  /** [in, out] (transposed from HF's [out, in] at load) */
+  /** [in, out] of this rank's slice (transposed from HF's [out, in] at load) */
   readonly kernel: tf.Tensor2D;
   /** [out] */
   readonly bias: tf.Tensor1D | null;
+  /** this rank's input / output features */
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly combine: Combine;
+  private readonly parallel: ParallelContext;
 
   constructor(
     src: ParamSource,
     readonly name: string,
-    readonly inFeatures: number,
-    readonly outFeatures: number,
-    opts: { bias?: boolean; layout?: Layout; weightInit?: Init } = {},
+    inFeatures: number,
+    outFeatures: number,
+    opts: { bias?: boolean; layout?: Layout; weightInit?: Init; units?: number } = {},
   ) {
     const layout = opts.layout ?? 'linear';
     const shape = layout === 'gpt2_conv1d' ? [inFeatures, outFeatures] : layout === 'conv1d_k1' ? [outFeatures, inFeatures, 1] : [outFeatures, inFeatures];
-    this.kernel = src.take({ name: `${name}.weight`, shape, layout, init: opts.weightInit ?? { kind: 'normal', std: 0.02 } }) as tf.Tensor2D;
-    this.bias = opts.bias === false ? null : (src.take({ name: `${name}.bias`, shape: [outFeatures], layout: 'same', init: { kind: 'zeros' } }) as tf.Tensor1D);
+    const weight: ParamRequest = { name: `${name}.weight`, shape, layout, init: opts.weightInit ?? { kind: 'normal', std: 0.02 }, units: opts.units };
+    this.parallel = src.parallel;
+    this.combine = this.parallel.size > 1 ? shardingFor(weight.name).combine : 'local';
+    const local = shardShape(weight, this.parallel.rank, this.parallel.size);
+    [this.inFeatures, this.outFeatures] = layout === 'gpt2_conv1d' ? [local[0], local[1]] : [local[1], local[0]];
+    this.kernel = src.take(weight) as tf.Tensor2D;
+    this.bias = opts.bias === false ? null : (src.take({ name: `${name}.bias`, shape: [outFeatures], layout: 'same', init: { kind: 'zeros' }, units: opts.units }) as tf.Tensor1D);
   }
 
-  /** x: [..., in] -> [..., out] */
+  /** x: [..., in] -> [..., out] (the full out features for 'sum' and 'gather' layers) */
   apply(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const lead = x.shape.slice(0, -1);
-      const x2 = tf.reshape(x, [-1, this.inFeatures]) as tf.Tensor2D;
-      const y = tf.fused.matMul({ a: x2, b: this.kernel, bias: this.bias ?? undefined });
-      return tf.reshape(y, [...lead, this.outFeatures]);
+      const x2 = x.rank === 2 ? (x as tf.Tensor2D) : (tf.reshape(x, [-1, this.inFeatures]) as tf.Tensor2D);
+      const bias = this.bias && (this.combine !== 'sum' || this.parallel.rank === 0) ? this.bias : undefined;
+      let y: tf.Tensor = tf.fused.matMul({ a: x2, b: this.kernel, bias });
+      if (this.combine === 'sum') y = this.parallel.allReduce(y);
+      else if (this.combine === 'gather') y = this.parallel.allGather(y, 1);
+      return x.rank === 2 ? y : tf.reshape(y, [...lead, y.shape[1] as number]);
     });
   }
 

@@ -1,6 +1,6 @@
 // ClvpRMSNorm (= LlamaRMSNorm): x * rsqrt(mean(x^2) + eps) * weight, no centring, no bias.
 import * as tf from '@tensorflow/tfjs-core';
-import { ParamSource } from '../models/weights';
+import { ParamSource } from './params';
 
 export class RMSNorm {
   readonly weight: tf.Tensor1D;

@@ -1,8 +1,8 @@
 // ClvpRotaryPositionalEmbedding and apply_rotary_pos_emb (modeling_clvp.py). CLVP rotates queries,
 // keys AND values, and only the first `dim` features of each head ("partial rotary").
 import * as tf from '@tensorflow/tfjs-core';
-import { ClvpEncoderConfig, rotaryDim } from '../models/configuration_clvp';
-import { ParamSource } from '../models/weights';
+import { ClvpEncoderConfig, rotaryDim } from '../config/configuration_clvp';
+import { ParamSource } from './params';
 
 /** inv_freq = 1 / 10000^(arange(0, dim, 2) / dim), computed in float32 as torch does. */
 export function rotaryInvFreq(dim: number): Float32Array {

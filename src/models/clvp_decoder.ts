@@ -7,9 +7,9 @@ import { KVCache } from '../layers/kv_cache';
 import { LayerNorm } from '../layers/layer_norm';
 import { Linear } from '../layers/linear';
 import { causalMask4d } from '../layers/masks';
-import { ClvpDecoderConfig } from './configuration_clvp';
+import { ClvpDecoderConfig } from '../config/configuration_clvp';
 import { IdsInput, toHostIds } from './ids';
-import { ParamSource } from './weights';
+import { ParamSource } from '../layers/params';
 
 /** Position ids [B or 1, T or 1] (broadcast like torch), as plain numbers. */
 export interface PositionIds {

@@ -7,9 +7,9 @@ import { LayerNorm } from '../layers/layer_norm';
 import { Linear } from '../layers/linear';
 import { paddingMask4d } from '../layers/masks';
 import { RotaryEmbedding } from '../layers/rotary';
-import { ClvpEncoderConfig } from './configuration_clvp';
+import { ClvpEncoderConfig } from '../config/configuration_clvp';
 import { IdsInput, checkSameShape, toHostIds } from './ids';
-import { ParamSource } from './weights';
+import { ParamSource } from '../layers/params';
 
 export interface ClvpEncoderInputs {
   inputIds?: IdsInput;

@@ -6,9 +6,9 @@ import { ClvpSelfAttention } from '../layers/attention';
 import { Embedding } from '../layers/embedding';
 import { GroupNorm } from '../layers/group_norm';
 import { Linear } from '../layers/linear';
-import { ClvpConfig, groupNormGroups } from './configuration_clvp';
+import { ClvpConfig, groupNormGroups } from '../config/configuration_clvp';
 import { HostIds, IdsInput, checkSameShape, onesMask, toHostIds } from './ids';
-import { ParamSource } from './weights';
+import { ParamSource } from '../layers/params';
 
 export interface PadBosEosOptions {
   /** the id whose first occurrence marks where the text ends; the reference's default is 0 */

@@ -1,118 +1,45 @@
 // Where parameters come from: a checkpoint (HF state-dict names, unchanged) or HF's random init.
-// Modules ask for each parameter by its HF key and HF shape; the layout table below is the one
-// place that says how a checkpoint tensor becomes the tensor we compute with.
+// Loading is planned: the module tree is first built with a PlanningSource that only records
+// what each module asks for, every problem (missing, unexpected, misshapen keys) is reported at
+// once before a byte of weights is read, then each tensor is read in storage order (only the
+// rank's slice, SHARDING_TABLE) and the tree is built again from the loaded tensors. Reads are
+// asynchronous, so the same loader serves local files, HTTP and browser Files.
 import * as tf from '@tensorflow/tfjs-core';
-import { HostTensor, SafetensorsCheckpoint } from '../io/safetensors';
+import { DTYPE_BYTES, HostTensor, decodeTensorBytes, isFloatDtype } from '../io/safetensors';
+import { TensorReader } from '../io/tensor_reader';
+import { ParallelContext, SINGLE_RANK } from '../layers/parallel';
+import { LAYOUT_TABLE, ParamRequest, ParamSource, shardRuns, shardShape, shardingFor, sliceShard } from '../layers/params';
 import { Rng } from './rng';
 
-/**
- * How an HF tensor is laid out, and what we keep. Linear weights are transposed once at load
- * because the wasm matmul is ~8x slower with transposeB (measured: 64 ms vs 7 ms for 16x1024x4096).
- */
-export type Layout =
-  /** kept as stored */
-  | 'same'
-  /** nn.Linear weight [out, in] -> [in, out] */
-  | 'linear'
-  /** nn.Conv1d weight with kernel 1 [out, in, 1] -> [in, out] */
-  | 'conv1d_k1'
-  /** GPT-2 Conv1D weight, already [in, out] */
-  | 'gpt2_conv1d';
-
-export const LAYOUT_TABLE: Record<Layout, { describe: string; toCompute(t: HostTensor): HostTensor }> = {
-  same: { describe: 'as stored', toCompute: (t) => t },
-  linear: { describe: 'transpose [out, in] -> [in, out]', toCompute: (t) => transpose2d(t) },
-  conv1d_k1: { describe: 'drop kernel axis, transpose [out, in, 1] -> [in, out]', toCompute: (t) => transpose2d({ ...t, shape: [t.shape[0], t.shape[1]] }) },
-  gpt2_conv1d: { describe: 'as stored ([in, out])', toCompute: (t) => t },
-};
-
-function transpose2d(t: HostTensor): HostTensor {
-  const [r, c] = t.shape;
-  const src = t.data as Float32Array;
-  const out = new Float32Array(r * c);
-  for (let i = 0; i < r; i++) {
-    const row = i * c;
-    for (let j = 0; j < c; j++) out[j * r + i] = src[row + j];
-  }
-  return { dtype: t.dtype, shape: [c, r], data: out };
-}
-
-/** HF `_init_weights` for each kind of parameter. */
-export type Init =
-  | { kind: 'normal'; std: number }
-  | { kind: 'zeros' }
-  | { kind: 'ones' }
-  | { kind: 'const'; value: number }
-  /** a persisted buffer we recompute; given values are checked against it */
-  | { kind: 'buffer'; values: Float32Array };
-
-export interface ParamRequest {
-  name: string;
-  /** the shape in the HF checkpoint */
-  shape: number[];
-  layout: Layout;
-  init: Init;
-}
-
-export interface ParamSource {
-  take(req: ParamRequest): tf.Tensor;
-}
+export { LAYOUT_TABLE, SHARDING_TABLE } from '../layers/params';
+export type { Init, Layout, ParamRequest, ParamSource } from '../layers/params';
 
 export class WeightLoadError extends Error {}
 
-const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
-
 /**
- * Reads parameters from a checkpoint. Problems are collected rather than thrown one by one, so
- * `finish()` can report every missing key, unexpected key and shape mismatch at once.
+ * Records every request and hands out stand-ins: planning builds a tree that is thrown away, so
+ * no tensor (and no tfjs backend) is needed. The only parameters a module reads while it is being
+ * built are buffers (rotary inv_freq), whose stand-ins carry the real values.
  */
-export class CheckpointSource implements ParamSource {
-  private readonly used = new Set<string>();
-  private readonly problems: string[] = [];
-  private readonly made: tf.Tensor[] = [];
-
-  constructor(private readonly ckpt: SafetensorsCheckpoint, private readonly label: string) {}
-
+export class PlanningSource implements ParamSource {
+  readonly requests: ParamRequest[] = [];
+  constructor(readonly parallel: ParallelContext = SINGLE_RANK) {}
   take(req: ParamRequest): tf.Tensor {
-    if (!this.ckpt.has(req.name)) {
-      if (req.init.kind === 'buffer') return this.keep(tf.tensor(req.init.values, req.shape, 'float32'));
-      this.problems.push(`missing key '${req.name}' (expected shape [${req.shape}])`);
-      return this.keep(tf.zeros(LAYOUT_TABLE[req.layout].toCompute({ dtype: 'float32', shape: req.shape, data: new Float32Array(0) }).shape));
-    }
-    this.used.add(req.name);
-    const info = this.ckpt.info(req.name);
-    if (!sameShape(info.shape, req.shape)) {
-      this.problems.push(`shape mismatch for '${req.name}': checkpoint has [${info.shape}], the config implies [${req.shape}]`);
-      return this.keep(tf.zeros([1]));
-    }
-    const host = this.ckpt.read(req.name);
-    if (host.dtype !== 'float32') {
-      this.problems.push(`'${req.name}' has integer dtype ${info.dtype}, expected a float tensor`);
-      return this.keep(tf.zeros([1]));
-    }
-    if (req.init.kind === 'buffer') {
-      const want = req.init.values;
-      let worst = 0;
-      for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(want[i] - host.data[i]) / Math.max(Math.abs(want[i]), 1e-30));
-      if (worst > 1e-5) this.problems.push(`buffer '${req.name}' differs from the value the config implies (max rel diff ${worst.toExponential(2)}): wrong rotary dimension?`);
-    }
-    const t = LAYOUT_TABLE[req.layout].toCompute(host);
-    return this.keep(tf.tensor(t.data, t.shape, 'float32'));
+    this.requests.push(req);
+    const values = req.init.kind === 'buffer' ? req.init.values : new Float32Array(0);
+    return { shape: req.shape, dataSync: () => values, dispose: () => {} } as unknown as tf.Tensor;
   }
+  dispose(): void {}
+}
 
-  private keep(t: tf.Tensor): tf.Tensor {
-    this.made.push(t);
-    return t;
-  }
-
-  /** Throws one error listing every problem; unexpected keys are checkpoint keys nobody took. */
-  finish(): void {
-    const unexpected = this.ckpt.keys().filter((k) => !this.used.has(k) && !isNonPersistentBuffer(k));
-    const all = [...this.problems, ...unexpected.map((k) => `unexpected key '${k}' [${this.ckpt.info(k).shape}]`)];
-    if (all.length) {
-      for (const t of this.made) t.dispose();
-      throw new WeightLoadError(`${this.label}: ${all.length} problem(s) loading weights:\n  ${all.join('\n  ')}`);
-    }
+/** Tensors loaded ahead (loadParameters), handed to the modules that asked for them. */
+export class PreloadedSource implements ParamSource {
+  constructor(readonly parallel: ParallelContext, private readonly tensors: Map<string, tf.Tensor>) {}
+  take(req: ParamRequest): tf.Tensor {
+    const t = this.tensors.get(req.name);
+    if (t) return t;
+    if (req.init.kind === 'buffer') return tf.tensor(req.init.values, req.shape, 'float32');
+    throw new WeightLoadError(`'${req.name}' was not loaded (the module tree asked for a parameter the plan did not have)`);
   }
 }
 
@@ -124,38 +51,157 @@ function isNonPersistentBuffer(key: string): boolean {
   return /(\.attn|\.self_attn|mel_attn_blocks\.\d+)\.(bias|masked_bias)$/.test(key) && !/_proj\.bias$/.test(key);
 }
 
-/** HF's `_init_weights` scheme with a seeded generator, for tests and benchmarks. */
+const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+/** Every problem with the checkpoint against the plan, found from headers alone. */
+function checkPlan(reader: TensorReader, plan: ParamRequest[]): string[] {
+  const problems: string[] = [];
+  const wanted = new Set<string>();
+  for (const req of plan) {
+    wanted.add(req.name);
+    if (!reader.has(req.name)) {
+      if (req.init.kind !== 'buffer') problems.push(`missing key '${req.name}' (expected shape [${req.shape}])`);
+      continue;
+    }
+    const info = reader.info(req.name);
+    if (!sameShape(info.shape, req.shape)) problems.push(`shape mismatch for '${req.name}': checkpoint has [${info.shape}], the config implies [${req.shape}]`);
+    else if (!isFloatDtype(info.dtype)) problems.push(`'${req.name}' has integer dtype ${info.dtype}, expected a float tensor`);
+  }
+  for (const k of reader.keys()) if (!wanted.has(k) && !isNonPersistentBuffer(k)) problems.push(`unexpected key '${k}' [${reader.info(k).shape}]`);
+  return problems;
+}
+
+/** The rank's slice of one tensor, reading only its bytes when the split axis is the outermost. */
+async function readSlice(reader: TensorReader, req: ParamRequest, rank: number, size: number): Promise<HostTensor> {
+  const info = reader.info(req.name);
+  const runs = shardRuns(req, rank, size);
+  const axis = runs ? (shardingFor(req.name).rule as { axis: number }).axis : -1;
+  if (!runs || axis !== 0) {
+    const whole = decodeTensorBytes(`'${req.name}'`, info.dtype, info.shape.slice(), await reader.readBytes(req.name));
+    return runs ? sliceShard(whole, req, rank, size) : whole;
+  }
+  const rowBytes = (info.shape.slice(1).reduce((a, b) => a * b, 1)) * DTYPE_BYTES[info.dtype];
+  const parts = await Promise.all(runs.map(([b, e]) => reader.readBytes(req.name, b * rowBytes, e * rowBytes)));
+  const bytes = parts.length === 1 ? parts[0] : concatBytes(parts);
+  return decodeTensorBytes(`'${req.name}'`, info.dtype, shardShape(req, rank, size), bytes);
+}
+
+function concatBytes(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** A NaN or infinite weight would surface much later as a NaN score: refuse it here, by name. */
+function checkFinite(name: string, data: Float32Array): void {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (v - v !== 0) throw new WeightLoadError(`'${name}' holds ${v} at flat index ${i}: the checkpoint is corrupt (weights must be finite)`);
+  }
+}
+
+export interface LoadProgress {
+  tensors: number;
+  totalTensors: number;
+  bytes: number;
+  totalBytes: number;
+}
+
+/**
+ * Read the rank's slice of every planned parameter, in storage order, as tensors in compute
+ * layout. Throws one WeightLoadError listing every problem before reading any weights.
+ */
+export async function loadParameters(
+  reader: TensorReader,
+  plan: ParamRequest[],
+  opts: { label: string; parallel?: ParallelContext; onProgress?: (p: LoadProgress) => void },
+): Promise<Map<string, tf.Tensor>> {
+  const problems = checkPlan(reader, plan);
+  if (problems.length) throw new WeightLoadError(`${opts.label}: ${problems.length} problem(s) loading weights:\n  ${problems.join('\n  ')}`);
+  const { rank, size } = opts.parallel ?? SINGLE_RANK;
+  const present = plan.filter((r) => reader.has(r.name));
+  const order = (r: ParamRequest) => {
+    const i = reader.info(r.name);
+    return [i.file ?? '', i.dataOffsets?.[0] ?? 0] as const;
+  };
+  present.sort((a, b) => {
+    const [fa, oa] = order(a);
+    const [fb, ob] = order(b);
+    return fa < fb ? -1 : fa > fb ? 1 : oa - ob;
+  });
+  const bytesOf = (r: ParamRequest) => shardShape(r, rank, size).reduce((x, y) => x * y, 1) * DTYPE_BYTES[reader.info(r.name).dtype];
+  const totalBytes = present.reduce((n, r) => n + bytesOf(r), 0);
+  const out = new Map<string, tf.Tensor>();
+  let bytes = 0;
+  try {
+    for (const req of present) {
+      const host = await readSlice(reader, req, rank, size);
+      checkFinite(req.name, host.data as Float32Array);
+      if (req.init.kind === 'buffer') checkBuffer(req.name, req.init.values, host.data as Float32Array);
+      const t = LAYOUT_TABLE[req.layout].toCompute(host);
+      out.set(req.name, tf.tensor(t.data, t.shape, 'float32'));
+      bytes += bytesOf(req);
+      opts.onProgress?.({ tensors: out.size, totalTensors: present.length, bytes, totalBytes });
+    }
+  } catch (e) {
+    for (const t of out.values()) t.dispose();
+    throw e;
+  }
+  return out;
+}
+
+function checkBuffer(name: string, want: Float32Array, got: Float32Array): void {
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(want[i] - got[i]) / Math.max(Math.abs(want[i]), 1e-30));
+  if (worst > 1e-5) throw new WeightLoadError(`buffer '${name}' differs from the value the config implies (max rel diff ${worst.toExponential(2)}): wrong rotary dimension?`);
+}
+
+/**
+ * HF's `_init_weights` scheme with a seeded generator, for tests and benchmarks. Every rank draws
+ * the whole stream and keeps its slice, so a sharded random model equals the unsharded one.
+ */
 export class RandomInitSource implements ParamSource {
   private readonly rng: Rng;
   /**
-   * @param onParam sees each parameter in the HF layout, e.g. to save a random model as a checkpoint
+   * @param onParam sees each parameter whole, in the HF layout, e.g. to save a random model as a checkpoint
    */
-  constructor(seed = 0, private readonly onParam?: (req: ParamRequest, hfData: Float32Array) => void) {
+  constructor(seed = 0, private readonly onParam?: (req: ParamRequest, hfData: Float32Array) => void, readonly parallel: ParallelContext = SINGLE_RANK) {
     this.rng = new Rng(seed);
   }
 
   take(req: ParamRequest): tf.Tensor {
-    const n = req.shape.reduce((a, b) => a * b, 1);
-    const data = new Float32Array(n);
-    const init = req.init;
-    switch (init.kind) {
-      case 'normal':
-        for (let i = 0; i < n; i++) data[i] = this.rng.normal() * init.std;
-        break;
-      case 'ones':
-        data.fill(1);
-        break;
-      case 'const':
-        data.fill(init.value);
-        break;
-      case 'buffer':
-        data.set(init.values);
-        break;
-      case 'zeros':
-        break;
-    }
+    const data = initialValues(req, this.rng);
     this.onParam?.(req, data);
-    const t = LAYOUT_TABLE[req.layout].toCompute({ dtype: 'float32', shape: req.shape, data });
+    const shard = sliceShard({ dtype: 'float32', shape: req.shape, data }, req, this.parallel.rank, this.parallel.size);
+    const t = LAYOUT_TABLE[req.layout].toCompute(shard);
     return tf.tensor(t.data, t.shape, 'float32');
   }
+}
+
+/** The values HF's `_init_weights` gives a parameter, drawn from `rng` (whole, in the HF layout). */
+export function initialValues(req: ParamRequest, rng: Rng): Float32Array {
+  const n = req.shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  const init = req.init;
+  switch (init.kind) {
+    case 'normal':
+      for (let i = 0; i < n; i++) data[i] = rng.normal() * init.std;
+      break;
+    case 'ones':
+      data.fill(1);
+      break;
+    case 'const':
+      data.fill(init.value);
+      break;
+    case 'buffer':
+      data.set(init.values);
+      break;
+    case 'zeros':
+      break;
+  }
+  return data;
 }

@@ -1,7 +1,7 @@
 // Reading the reference case directory: cases/index.json, cases/<name>.json and cases/<name>.safetensors.
-import * as fs from 'fs';
-import * as path from 'path';
-import { HostTensor, readSafetensors } from '../io/safetensors';
+// Through a ModelFolder, so the same cases run in Node and in a page that fetches them over HTTP.
+import { ModelFolder, readJson, subFolder } from '../io/folder';
+import { HostTensor, SafetensorsFile } from '../io/safetensors';
 
 export interface CaseIndexEntry {
   name: string;
@@ -30,14 +30,14 @@ export interface CaseSpec {
   raw: Record<string, unknown>;
 }
 
-export function defaultReferenceDir(): string {
-  return process.env.CLVP_REFERENCE_DIR ?? path.resolve(process.cwd(), '..', 'shared', 'reference');
+export async function readCaseIndex(reference: ModelFolder): Promise<CaseIndexEntry[]> {
+  const file = `${reference.label}/cases/index.json`;
+  if (!(await reference.has('cases/index.json'))) throw new Error(`${file}: no case index (set CLVP_REFERENCE_DIR or --reference to a reference directory)`);
+  return parseCaseIndex(await readJson(reference, 'cases/index.json'), file);
 }
 
-export function readCaseIndex(referenceDir: string): CaseIndexEntry[] {
-  const file = path.join(referenceDir, 'cases', 'index.json');
-  if (!fs.existsSync(file)) throw new Error(`${file}: no case index (set CLVP_REFERENCE_DIR or --reference to a reference directory)`);
-  const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+/** The entries of a parsed cases/index.json (`file` names it in messages). */
+export function parseCaseIndex(parsed: unknown, file: string): CaseIndexEntry[] {
   const list = Array.isArray(parsed) ? parsed : (parsed as { cases?: unknown }).cases;
   if (!Array.isArray(list)) throw new Error(`${file}: expected a list of {name, call, model}`);
   return list.map((e, i) => {
@@ -50,7 +50,7 @@ export function readCaseIndex(referenceDir: string): CaseIndexEntry[] {
 /** A loaded case: its JSON spec and (for tensor cases) the `in.*` / `out.*` tensors. */
 export class LoadedCase {
   constructor(
-    readonly referenceDir: string,
+    readonly reference: ModelFolder,
     readonly entry: CaseIndexEntry,
     readonly spec: CaseSpec,
     readonly tensors: Map<string, HostTensor>,
@@ -77,17 +77,35 @@ export class LoadedCase {
     return [...this.tensors.keys()].filter((k) => k.startsWith('out.')).map((k) => k.slice(4));
   }
 
-  /** Path of the model (folder or weights file) a case names, inside the reference's models/. */
-  modelPath(): string {
-    if (!this.entry.model) throw new Error(`case ${this.entry.name}: names no model`);
-    return path.join(this.referenceDir, 'models', this.entry.model);
+  /** The model a case names, inside the reference's models/: a folder, or a weights file in one. */
+  model(): { key: string; folder: ModelFolder; weightsFile?: string } {
+    const m = this.entry.model;
+    if (!m) throw new Error(`case ${this.entry.name}: names no model`);
+    if (!m.endsWith('.safetensors')) return { key: m, folder: subFolder(this.reference, `models/${m}`) };
+    const cut = m.lastIndexOf('/');
+    return { key: m, folder: subFolder(this.reference, `models/${m.slice(0, cut)}`), weightsFile: m.slice(cut + 1) };
   }
 }
 
-export function loadCase(referenceDir: string, entry: CaseIndexEntry): LoadedCase {
-  const jsonFile = path.join(referenceDir, entry.file ?? path.join('cases', `${entry.name}.json`));
-  const raw = JSON.parse(fs.readFileSync(jsonFile, 'utf8')) as Record<string, unknown>;
-  const spec: CaseSpec = {
+export async function loadCase(reference: ModelFolder, entry: CaseIndexEntry): Promise<LoadedCase> {
+  const jsonFile = entry.file ?? `cases/${entry.name}.json`;
+  const spec = parseCaseSpec((await readJson(reference, jsonFile)) as Record<string, unknown>, entry);
+  const stFile = jsonFile.replace(/\.json$/, '.safetensors');
+  const tensors = new Map<string, HostTensor>();
+  if (await reference.has(stFile)) {
+    const f = await SafetensorsFile.open(await reference.open(stFile));
+    try {
+      for (const name of f.tensors.keys()) tensors.set(name, await f.read(name));
+    } finally {
+      f.close();
+    }
+  }
+  return new LoadedCase(reference, entry, spec, tensors);
+}
+
+/** A case file's JSON as a spec (the index entry fills in what the file leaves out). */
+export function parseCaseSpec(raw: Record<string, unknown>, entry: CaseIndexEntry): CaseSpec {
+  return {
     name: (raw.name as string) ?? entry.name,
     call: (raw.call as string) ?? entry.call,
     model: (raw.model as string | null) ?? entry.model,
@@ -98,7 +116,4 @@ export function loadCase(referenceDir: string, entry: CaseIndexEntry): LoadedCas
     notes: raw.notes as string | undefined,
     raw,
   };
-  const stFile = jsonFile.replace(/\.json$/, '.safetensors');
-  const tensors = fs.existsSync(stFile) ? readSafetensors(stFile) : new Map<string, HostTensor>();
-  return new LoadedCase(referenceDir, entry, spec, tensors);
 }

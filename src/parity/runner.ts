@@ -1,6 +1,7 @@
 // Data-driven parity: runs every case of a reference directory through the call handlers.
 import { HostTensor } from '../io/safetensors';
-import { CaseIndexEntry, LoadedCase, defaultReferenceDir, loadCase, readCaseIndex } from './cases';
+import { ModelFolder } from '../io/folder';
+import { CaseIndexEntry, LoadedCase, loadCase, readCaseIndex } from './cases';
 import { Comparison, compareTensor } from './compare';
 
 /**
@@ -37,7 +38,7 @@ export interface ParityReport {
 }
 
 export interface RunOptions {
-  referenceDir?: string;
+  reference: ModelFolder;
   /** Only cases whose name includes one of these strings, or whose call equals one. */
   filter?: string[];
   handlers: Record<string, CallHandler>;
@@ -51,7 +52,7 @@ export function selectCases(entries: CaseIndexEntry[], filter?: string[]): CaseI
   return entries.filter((e) => filter.some((f) => e.name.includes(f) || e.call === f));
 }
 
-export async function runCase(referenceDir: string, entry: CaseIndexEntry, handlers: Record<string, CallHandler>, pending: readonly string[]): Promise<CaseReport> {
+export async function runCase(reference: ModelFolder, entry: CaseIndexEntry, handlers: Record<string, CallHandler>, pending: readonly string[]): Promise<CaseReport> {
   const t0 = Date.now();
   const base = { name: entry.name, call: entry.call };
   const handler = handlers[entry.call];
@@ -60,7 +61,7 @@ export async function runCase(referenceDir: string, entry: CaseIndexEntry, handl
     return { ...base, status: 'fail', maxAbsError: null, maxRelError: null, message: `call type '${entry.call}' is neither implemented nor pending`, seconds: 0 };
   }
   try {
-    const c = loadCase(referenceDir, entry);
+    const c = await loadCase(reference, entry);
     const res = await handler(c);
     const comps: Comparison[] = [...(res.comparisons ?? [])];
     if (res.actual) {
@@ -91,15 +92,14 @@ export async function runCase(referenceDir: string, entry: CaseIndexEntry, handl
 }
 
 export async function runParity(opts: RunOptions): Promise<ParityReport> {
-  const referenceDir = opts.referenceDir ?? defaultReferenceDir();
-  const entries = selectCases(readCaseIndex(referenceDir), opts.filter);
+  const entries = selectCases(await readCaseIndex(opts.reference), opts.filter);
   const cases: CaseReport[] = [];
   for (const e of entries) {
-    const r = await runCase(referenceDir, e, opts.handlers, opts.pending ?? PENDING_CALLS);
+    const r = await runCase(opts.reference, e, opts.handlers, opts.pending ?? PENDING_CALLS);
     opts.onCase?.(r);
     cases.push(r);
   }
-  return { reference: referenceDir, backend: opts.backend, cases };
+  return { reference: opts.reference.label, backend: opts.backend, cases };
 }
 
 export function formatReportTable(report: ParityReport): string {

@@ -3,6 +3,7 @@
 // are, and where the wasm binaries are. The entry points (src/index.ts for Node, src/browser.ts for
 // pages) install their implementation once; the model and generation code never test for `window`.
 import type { FolderLocation, ModelFolder } from '../io/folder';
+import type { TensorReader } from '../io/tensor_reader';
 
 export interface OpenModelOptions {
   /** Hub branch, tag or commit (default 'main') */
@@ -46,17 +47,41 @@ export interface Platform {
   reopen(location: FolderLocation): Promise<ModelFolder>;
   /** Start a worker running `entry`, which reads `init` from its WorkerScope. */
   startWorker(entry: WorkerEntry, init: unknown): WorkerPort;
+  /** A whole file by path (Node) or URL (pages): voice clips, a tokenizer.json named directly. */
+  readFile(pathOrUrl: string): Promise<Uint8Array>;
+  /** Whether a local path is a folder (Node only). */
+  isDirectory?(path: string): boolean;
+  /** Write text files into a folder, creating it (Node only: saving tokenizers). */
+  writeTextFiles?(dir: string, files: Record<string, string>): void;
+  /** A setting from the environment (CLVP_BACKEND, CLVP_TP, HF_*); pages have none. */
+  env(name: string): string | undefined;
   /** Cores available to this process (each tensor-parallel rank wants one). */
   cores(): number;
   /** Where the tfjs-backend-wasm binaries are served or stored (a folder path or URL ending in '/'). */
   wasmPaths(): string;
   /** Load a native tfjs backend if this platform has one (tfjs-node); its description, or undefined. */
   loadNativeBackend(): string | undefined;
-  /** One-line messages for the user (backend and parallelism choices). */
-  log(message: string): void;
+  /** Where log() writes when no logger is set. */
+  defaultLog(message: string): void;
+  /** PyTorch .bin checkpoints and their shard index (Node only: that reader reads local files). */
+  openTorchWeights?(folder: ModelFolder, file: string): Promise<TensorReader>;
 }
 
 let installed: Platform | undefined;
+let logger: ((message: string) => void) | undefined;
+
+/**
+ * One-line messages for the user (the backend and parallelism choices). Default: stderr in Node,
+ * console.info in pages; pass `() => {}` to silence them.
+ */
+export function setLogger(fn: (message: string) => void): void {
+  logger = fn;
+}
+
+export function log(message: string): void {
+  if (logger) logger(message);
+  else installed?.defaultLog(message);
+}
 
 export function setPlatform(p: Platform): void {
   installed = p;

@@ -1,21 +1,25 @@
 // Follows transformers models/clvp/tokenization_clvp.py (ClvpTokenizer.__init__: reading
 // vocab.json and merges.txt) and tokenization_utils_base.py (4.4x) from_pretrained's file reads.
-import * as fs from 'fs';
+import { ModelFolder } from '../io/folder';
+import { platform } from '../platform/platform';
 import { MergePair } from './bpe';
 import { pySplitWhitespace, pyUniversalNewlines } from './python_text';
 
-/** Read a text file, naming the file and what it is for when it is missing. */
-export function readTextFile(file: string, what: string): string {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ENOENT') throw new Error(`${file}: not found (${what})`);
-    if (err.code === 'EISDIR') throw new Error(`${file}: is a directory, expected a file (${what})`);
-    throw new Error(`${file}: cannot be read (${what}): ${err.message}`);
-  }
-  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+/** A tokenizer argument (a local folder, a Hub id, a URL) as a folder. */
+export async function openTokenizerSource(source: string): Promise<ModelFolder> {
+  return platform().openModel(source).catch((e: Error) => {
+    throw new Error(`${e.message} (expected a tokenizer folder with vocab.json and merges.txt)`);
+  });
+}
+
+/** A file of a folder as text, naming the file and what it is for when it is missing. */
+export async function readFolderText(folder: ModelFolder, name: string, what: string): Promise<string> {
+  if (!(await folder.has(name))) throw new Error(`${folder.label}/${name}: not found (${what})`);
+  return folder.readText(name);
+}
+
+export async function readFolderJson(folder: ModelFolder, name: string, what: string): Promise<unknown> {
+  return parseJsonText(`${folder.label}/${name}`, await readFolderText(folder, name, what));
 }
 
 /** 1-based line and column of a character offset. */
@@ -47,10 +51,6 @@ export function parseJsonText(file: string, text: string): unknown {
   }
 }
 
-export function readJsonFile(file: string, what: string): unknown {
-  return parseJsonText(file, readTextFile(file, what));
-}
-
 /**
  * vocab.json: token -> id. Ids must be non-negative integers; as in Python, when two tokens
  * share an id the later one is what the id decodes to.
@@ -65,10 +65,6 @@ export function parseVocab(file: string, raw: unknown): Map<string, number> {
     vocab.set(token, id);
   }
   return vocab;
-}
-
-export function readVocabFile(file: string): Map<string, number> {
-  return parseVocab(file, readJsonFile(file, 'the BPE vocabulary, vocab.json'));
 }
 
 /**
@@ -96,10 +92,6 @@ export function parseMerges(file: string, text: string): (MergePair | null)[] {
     merges.push([parts[0], parts[1]]);
   }
   return merges;
-}
-
-export function readMergesFile(file: string): (MergePair | null)[] {
-  return parseMerges(file, readTextFile(file, 'the BPE merge rules, merges.txt'));
 }
 
 /** tokenizer.json's model.merges: "a b" strings or [a, b] pairs. */

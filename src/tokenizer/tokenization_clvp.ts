@@ -1,9 +1,9 @@
 // Follows transformers models/clvp/tokenization_clvp.py (ClvpTokenizer, 4.4x) together with the
 // slow-tokenizer behaviour it inherits from tokenization_utils.py / tokenization_utils_base.py
 // (added-token splitting, special-token registration, prepare_for_model, pad, decode).
-import * as fs from 'fs';
-import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
+import { ModelFolder } from '../io/folder';
+import { platform } from '../platform/platform';
 import { AddedToken, AddedTokenSplitter, makeAddedToken } from './added_tokens';
 import { BytePairEncoding, MergePair } from './bpe';
 import { bytesToUnicodeString, decodeUtf8, DecodeErrors, unicodeStringToBytes } from './byte_encoder';
@@ -16,7 +16,7 @@ import {
   validateTokenizersJson,
 } from './config';
 import { EnglishNormalizer } from './english_normalizer';
-import { parseTokenizersMerges, parseVocab, readJsonFile, readMergesFile, readVocabFile } from './files';
+import { openTokenizerSource, parseJsonText, parseMerges, parseTokenizersMerges, parseVocab, readFolderJson, readFolderText } from './files';
 import { compareCodePoints } from './python_text';
 import {
   EncodedIds,
@@ -243,13 +243,13 @@ export class ClvpTokenizer {
    * tokenizer_config.json, special_tokens_map.json and added_tokens.json, read the way 4.4x
    * from_pretrained reads them. `overrides` win over the files.
    */
-  static fromPretrained(dir: string, overrides: Partial<ClvpTokenizerOptions> = {}): ClvpTokenizer {
-    if (!fs.existsSync(dir)) throw new Error(`${dir}: no such tokenizer directory`);
-    if (!fs.statSync(dir).isDirectory()) throw new Error(`${dir}: expected a tokenizer directory (with vocab.json and merges.txt)`);
-    const vocab = readVocabFile(path.join(dir, VOCAB_FILES_NAMES.vocabFile));
-    const merges = readMergesFile(path.join(dir, VOCAB_FILES_NAMES.mergesFile));
-    const cfgFile = path.join(dir, TOKENIZER_CONFIG_FILE);
-    const config: TokenizerConfigJson = fs.existsSync(cfgFile) ? validateTokenizerConfig(cfgFile, readJsonFile(cfgFile, 'the tokenizer settings')) : {};
+  static async fromPretrained(source: string | ModelFolder, overrides: Partial<ClvpTokenizerOptions> = {}): Promise<ClvpTokenizer> {
+    const folder = typeof source === 'string' ? await openTokenizerSource(source) : source;
+    const at = (name: string) => `${folder.label}/${name}`;
+    const vocab = parseVocab(at(VOCAB_FILES_NAMES.vocabFile), await readFolderJson(folder, VOCAB_FILES_NAMES.vocabFile, 'the BPE vocabulary, vocab.json'));
+    const merges = parseMerges(at(VOCAB_FILES_NAMES.mergesFile), await readFolderText(folder, VOCAB_FILES_NAMES.mergesFile, 'the BPE merge rules, merges.txt'));
+    const cfgFile = at(TOKENIZER_CONFIG_FILE);
+    const config: TokenizerConfigJson = (await folder.has(TOKENIZER_CONFIG_FILE)) ? validateTokenizerConfig(cfgFile, await readFolderJson(folder, TOKENIZER_CONFIG_FILE, 'the tokenizer settings')) : {};
     const specials: Partial<Record<SpecialTokenAttribute, AddedToken | null>> = {};
     let additional: AddedToken[] | undefined;
     const addedDecoder = new Map<number, AddedToken>();
@@ -274,11 +274,12 @@ export class ClvpTokenizer {
       }
     } else {
       // Legacy folders: special_tokens_map.json overrides the config, added_tokens.json lists added tokens.
-      const mapFile = path.join(dir, SPECIAL_TOKENS_MAP_FILE);
-      if (fs.existsSync(mapFile)) takeSpecials(mapFile, validateTokenizerConfig(mapFile, readJsonFile(mapFile, 'the special tokens')));
-      const addedFile = path.join(dir, ADDED_TOKENS_FILE);
-      if (fs.existsSync(addedFile)) {
-        const raw = readJsonFile(addedFile, 'the added tokens');
+      if (await folder.has(SPECIAL_TOKENS_MAP_FILE)) {
+        takeSpecials(at(SPECIAL_TOKENS_MAP_FILE), validateTokenizerConfig(at(SPECIAL_TOKENS_MAP_FILE), await readFolderJson(folder, SPECIAL_TOKENS_MAP_FILE, 'the special tokens')));
+      }
+      const addedFile = at(ADDED_TOKENS_FILE);
+      if (await folder.has(ADDED_TOKENS_FILE)) {
+        const raw = await readFolderJson(folder, ADDED_TOKENS_FILE, 'the added tokens');
         const specialContents = new Set([...Object.values(specials), ...(additional ?? [])].filter((t): t is AddedToken => !!t).map((t) => t.content));
         for (const [content, id] of parseVocab(addedFile, raw)) {
           const special = specialContents.has(content);
@@ -321,8 +322,19 @@ export class ClvpTokenizer {
    * HF's ClvpTokenizer only splits out its special tokens, so a literal '[SPACE]' in the text
    * is ordinary text there too.
    */
-  static fromTortoiseTokenizerJson(file: string, overrides: Partial<ClvpTokenizerOptions> = {}): ClvpTokenizer {
-    const json = validateTokenizersJson(file, readJsonFile(file, 'a tokenizers tokenizer.json'));
+  static async fromTortoiseTokenizerJson(file: string, overrides: Partial<ClvpTokenizerOptions> = {}): Promise<ClvpTokenizer> {
+    let bytes: Uint8Array;
+    try {
+      bytes = await platform().readFile(file);
+    } catch (e) {
+      throw new Error(`${(e as Error).message} (a tokenizers tokenizer.json)`);
+    }
+    return ClvpTokenizer.fromTortoiseTokenizerJsonText(new TextDecoder().decode(bytes).replace(/^\uFEFF/, ''), file, overrides);
+  }
+
+  /** The same from the file's text; `file` names it in messages. */
+  static fromTortoiseTokenizerJsonText(text: string, file: string, overrides: Partial<ClvpTokenizerOptions> = {}): ClvpTokenizer {
+    const json = validateTokenizersJson(file, parseJsonText(file, text));
     const vocab = parseVocab(`${file} (model.vocab)`, json.model.vocab);
     const merges = parseTokenizersMerges(file, json.model.merges);
     (json.added_tokens ?? []).forEach((t, i) => {
@@ -333,31 +345,24 @@ export class ClvpTokenizer {
     return new ClvpTokenizer({ vocab, merges, ...(typeof unk === 'string' && { unkToken: unk }), ...overrides });
   }
 
-  /** Write vocab.json and merges.txt as HF's save_vocabulary does; returns the two paths. */
-  saveVocabulary(dir: string, filenamePrefix?: string): [string, string] {
-    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`${dir}: vocabulary path should be a directory`);
+  /** vocab.json and merges.txt as HF's save_vocabulary writes them. */
+  vocabularyFiles(filenamePrefix?: string): Record<string, string> {
     const prefix = filenamePrefix ? filenamePrefix + '-' : '';
-    const vocabFile = path.join(dir, prefix + VOCAB_FILES_NAMES.vocabFile);
-    const mergesFile = path.join(dir, prefix + VOCAB_FILES_NAMES.mergesFile);
     // json.dumps(indent=2, sort_keys=True, ensure_ascii=False): keys in code-point order, built
     // by hand because a JS object would move integer-like keys ('0', '1') to the front.
     const keys = [...this.encoder.keys()].sort(compareCodePoints);
     const body = keys.length ? '{\n' + keys.map((k) => `  ${JSON.stringify(k)}: ${this.encoder.get(k)}`).join(',\n') + '\n}' : '{}';
-    fs.writeFileSync(vocabFile, body + '\n', 'utf8');
     // Rules superseded by a later duplicate, and blank lines, are dropped; the relative order,
     // which is all BPE uses, is unchanged.
     const lines = ['#version: 0.2'];
     this.bpe.merges.forEach((m, i) => {
       if (m && this.bpe.rank(m[0], m[1]) === i) lines.push(`${m[0]} ${m[1]}`);
     });
-    fs.writeFileSync(mergesFile, lines.join('\n') + '\n', 'utf8');
-    return [vocabFile, mergesFile];
+    return { [prefix + VOCAB_FILES_NAMES.vocabFile]: body + '\n', [prefix + VOCAB_FILES_NAMES.mergesFile]: lines.join('\n') + '\n' };
   }
 
-  /** Write a complete tokenizer folder (vocabulary, merges, config, special tokens); returns the paths. */
-  savePretrained(dir: string): string[] {
-    fs.mkdirSync(dir, { recursive: true });
-    const [vocabFile, mergesFile] = this.saveVocabulary(dir);
+  /** Every file of a tokenizer folder (vocabulary, merges, config, special tokens, added tokens). */
+  pretrainedFiles(): Record<string, string> {
     const tokenJson = (t: AddedToken, withSpecial: boolean) => ({
       content: t.content,
       lstrip: t.lstrip,
@@ -392,18 +397,29 @@ export class ClvpTokenizer {
       split_special_tokens: this.splitSpecialTokens,
       tokenizer_class: 'ClvpTokenizer',
     };
-    const configFile = path.join(dir, TOKENIZER_CONFIG_FILE);
-    const mapFile = path.join(dir, SPECIAL_TOKENS_MAP_FILE);
-    fs.writeFileSync(configFile, JSON.stringify(config, null, 2) + '\n', 'utf8');
-    fs.writeFileSync(mapFile, JSON.stringify(specialMap, null, 2) + '\n', 'utf8');
-    const written = [vocabFile, mergesFile, configFile, mapFile];
+    const files: Record<string, string> = {
+      ...this.vocabularyFiles(),
+      [TOKENIZER_CONFIG_FILE]: JSON.stringify(config, null, 2) + '\n',
+      [SPECIAL_TOKENS_MAP_FILE]: JSON.stringify(specialMap, null, 2) + '\n',
+    };
     const beyondVocab = [...this.addedEncoder].filter(([, id]) => id >= this.vocabSize);
-    if (beyondVocab.length) {
-      const addedFile = path.join(dir, ADDED_TOKENS_FILE);
-      fs.writeFileSync(addedFile, JSON.stringify(Object.fromEntries(beyondVocab)) + '\n', 'utf8');
-      written.push(addedFile);
-    }
-    return written;
+    if (beyondVocab.length) files[ADDED_TOKENS_FILE] = JSON.stringify(Object.fromEntries(beyondVocab)) + '\n';
+    return files;
+  }
+
+  /** Write vocab.json and merges.txt into an existing folder (Node); returns the two paths. */
+  saveVocabulary(dir: string, filenamePrefix?: string): [string, string] {
+    const files = this.vocabularyFiles(filenamePrefix);
+    writeFiles(dir, files, false);
+    const [v, m] = Object.keys(files);
+    return [joinPath(dir, v), joinPath(dir, m)];
+  }
+
+  /** Write a complete tokenizer folder (Node), creating it; returns the paths. */
+  savePretrained(dir: string): string[] {
+    const files = this.pretrainedFiles();
+    writeFiles(dir, files, true);
+    return Object.keys(files).map((f) => joinPath(dir, f));
   }
 
   // ---------------------------------------------------------------- vocabulary
@@ -777,4 +793,13 @@ export class ClvpTokenizer {
       }
     });
   }
+}
+
+const joinPath = (dir: string, name: string) => `${dir.replace(/[\\/]+$/, '')}/${name}`;
+
+function writeFiles(dir: string, files: Record<string, string>, create: boolean): void {
+  const write = platform().writeTextFiles;
+  if (!write) throw new Error('saving a tokenizer needs Node (no file system here)');
+  if (!create && !platform().isDirectory?.(dir)) throw new Error(`${dir}: vocabulary path should be a directory`);
+  write(dir, files);
 }

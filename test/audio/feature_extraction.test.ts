@@ -1,5 +1,6 @@
 // ClvpFeatureExtractor: the copied synthetic reference cases, HF's padding / truncation rules,
 // and the audio_utils building blocks.
+import { LocalFolder } from '../../src/io/local_files';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -26,7 +27,7 @@ function noise(n: number, seed: number, amp = 0.1): Float32Array {
 
 describe('copied synthetic reference cases (test/fixtures/reference)', () => {
   it('features_sine, features_noise and mel_filter_bank pass with their tolerances', async () => {
-    const report = await runParity({ referenceDir: FIXTURE_REF, handlers: HANDLERS, backend: 'none', filter: ['feature_extractor', 'mel_filter_bank'] });
+    const report = await runParity({ reference: new LocalFolder(FIXTURE_REF), handlers: HANDLERS, backend: 'none', filter: ['feature_extractor', 'mel_filter_bank'] });
     expect(report.cases.map((c) => c.name).sort()).toEqual(['features_noise', 'features_sine', 'mel_filter_bank']);
     for (const c of report.cases) {
       expect({ name: c.name, status: c.status, message: c.message }).toEqual({ name: c.name, status: 'pass', message: c.message });
@@ -37,7 +38,7 @@ describe('copied synthetic reference cases (test/fixtures/reference)', () => {
 });
 
 describe('ClvpFeatureExtractor configuration', () => {
-  it('has the HF defaults', () => {
+  it('has the HF defaults', async () => {
     const fe = new ClvpFeatureExtractor();
     expect(fe.config).toEqual({ ...CLVP_FEATURE_EXTRACTOR_DEFAULTS });
     expect(fe.defaultMaxLength).toBe(132300);
@@ -46,22 +47,22 @@ describe('ClvpFeatureExtractor configuration', () => {
     expect(fe.melFilters.numMelFilters).toBe(80);
   });
 
-  it('reads preprocessor_config.json from a directory or a file; fromConfig takes snake_case', () => {
-    const fromDir = ClvpFeatureExtractor.fromPretrained(FIXTURE_REF);
-    const fromFile = ClvpFeatureExtractor.fromPretrained(path.join(FIXTURE_REF, 'preprocessor_config.json'));
+  it('reads preprocessor_config.json from a directory or a file; fromConfig takes snake_case', async () => {
+    const fromDir = await ClvpFeatureExtractor.fromPretrained(FIXTURE_REF);
+    const fromFile = await ClvpFeatureExtractor.fromPretrained(path.join(FIXTURE_REF, 'preprocessor_config.json'));
     expect(fromDir.config.melNorms).toHaveLength(80);
     expect(fromFile.config).toEqual(fromDir.config);
     const fe = ClvpFeatureExtractor.fromConfig({ hop_length: 128, default_audio_length: 2, feature_extractor_type: 'ClvpFeatureExtractor', n_samples: 1 });
     expect(fe.config.hopLength).toBe(128);
     expect(fe.defaultMaxLength).toBe(44100);
-    expect(ClvpFeatureExtractor.fromPretrained(FIXTURE_REF, { melNorms: null }).config.melNorms).toBeNull();
+    expect((await ClvpFeatureExtractor.fromPretrained(FIXTURE_REF, { melNorms: null })).config.melNorms).toBeNull();
   });
 
-  it('reports missing or broken config files and invalid settings', () => {
+  it('reports missing or broken config files and invalid settings', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clvp-fe-'));
-    expect(() => ClvpFeatureExtractor.fromPretrained(dir)).toThrow(/preprocessor_config\.json: no preprocessor_config\.json found/);
+    await expect(async () => ClvpFeatureExtractor.fromPretrained(dir)).rejects.toThrow(/preprocessor_config\.json: no preprocessor_config\.json found/);
     fs.writeFileSync(path.join(dir, 'preprocessor_config.json'), '{oops');
-    expect(() => ClvpFeatureExtractor.fromPretrained(dir)).toThrow(/invalid JSON/);
+    await expect(async () => ClvpFeatureExtractor.fromPretrained(dir)).rejects.toThrow(/invalid JSON/);
     fs.rmSync(dir, { recursive: true });
     expect(() => new ClvpFeatureExtractor({ melNorms: [1, 2, 3] })).toThrow(/mel_norms must be 80 numbers/);
     expect(() => new ClvpFeatureExtractor({ hopLength: 0 })).toThrow(/hopLength must be a positive integer/);
@@ -69,16 +70,19 @@ describe('ClvpFeatureExtractor configuration', () => {
 });
 
 describe('ClvpFeatureExtractor.call', () => {
-  const fe = ClvpFeatureExtractor.fromPretrained(FIXTURE_REF);
+  let fe: ClvpFeatureExtractor;
+  beforeAll(async () => {
+    fe = await ClvpFeatureExtractor.fromPretrained(FIXTURE_REF);
+  });
   const sr = 22050;
 
-  it('insists on the sampling rate, as HF does for a mismatch', () => {
+  it('insists on the sampling rate, as HF does for a mismatch', async () => {
     const x = noise(1000, 1);
     expect(() => fe.call(x, { samplingRate: 44100 })).toThrow(/sampled at 22050 Hz, but samplingRate is 44100; resample/);
     expect(() => fe.call(x, {} as never)).toThrow(/samplingRate is required/);
   });
 
-  it('pads to 132300 samples by default with a per-sample attention mask', () => {
+  it('pads to 132300 samples by default with a per-sample attention mask', async () => {
     const x = noise(50000, 2);
     const out = fe.call(x, { samplingRate: sr });
     expect(out.inputFeatures.shape).toEqual([1, 80, 517]);
@@ -92,13 +96,13 @@ describe('ClvpFeatureExtractor.call', () => {
     for (const mel of [0, 40, 79]) expect(out.inputFeatures.data[mel * 517 + 516]).toBeCloseTo(Math.log(1e-5) / norms[mel], 5);
   });
 
-  it('truncates to max_length by default', () => {
+  it('truncates to max_length by default', async () => {
     const out = fe.call(noise(200000, 3), { samplingRate: sr });
     expect(out.inputFeatures.shape).toEqual([1, 80, 517]);
     expect(out.attentionMask!.data.every((v) => v === 1)).toBe(true);
   });
 
-  it('padding=true pads to the longest clip AFTER truncation (HF / processor_batch_padding_true)', () => {
+  it('padding=true pads to the longest clip AFTER truncation (HF / processor_batch_padding_true)', async () => {
     const out = fe.call([noise(103963, 4), noise(275362, 5)], { samplingRate: sr, padding: true });
     expect(out.inputFeatures.shape).toEqual([2, 80, 517]);
     expect(out.attentionMask!.shape).toEqual([2, 132300]);
@@ -107,26 +111,26 @@ describe('ClvpFeatureExtractor.call', () => {
     expect(longest.attentionMask!.shape).toEqual([2, 120000]);
   });
 
-  it("padding='longest' with truncation=false keeps the longest clip whole", () => {
+  it("padding='longest' with truncation=false keeps the longest clip whole", async () => {
     const out = fe.call([noise(1000, 6), noise(140000, 7)], { samplingRate: sr, padding: 'longest', truncation: false });
     expect(out.inputFeatures.shape).toEqual([2, 80, 547]);
     expect(out.attentionMask!.shape).toEqual([2, 140000]);
   });
 
-  it('maxLength sets both the padded and the truncated length', () => {
+  it('maxLength sets both the padded and the truncated length', async () => {
     const out = fe.call([noise(60000, 8), noise(10000, 9)], { samplingRate: sr, maxLength: 44100 });
     expect(out.inputFeatures.shape).toEqual([2, 80, 173]);
     expect(out.attentionMask!.shape).toEqual([2, 44100]);
   });
 
-  it('padToMultipleOf rounds the target length up', () => {
+  it('padToMultipleOf rounds the target length up', async () => {
     const out = fe.call([noise(1000, 10), noise(1500, 11)], { samplingRate: sr, padding: 'longest', padToMultipleOf: 1024 });
     expect(out.attentionMask!.shape).toEqual([2, 2048]);
     const trunc = fe.call(noise(5000, 12), { samplingRate: sr, maxLength: 3000, padToMultipleOf: 1024 });
     expect(trunc.attentionMask!.shape).toEqual([1, 3072]);
   });
 
-  it('do_not_pad works for one clip or equal lengths, and refuses ragged batches like HF', () => {
+  it('do_not_pad works for one clip or equal lengths, and refuses ragged batches like HF', async () => {
     expect(fe.call(noise(3000, 13), { samplingRate: sr, padding: false }).inputFeatures.shape).toEqual([1, 80, 12]);
     expect(fe.call([noise(3000, 13), noise(3000, 14)], { samplingRate: sr, padding: 'do_not_pad' }).inputFeatures.shape).toEqual([2, 80, 12]);
     expect(() => fe.call([noise(3000, 13), noise(2000, 14)], { samplingRate: sr, padding: false })).toThrow(/different lengths \(3000, 2000 samples\)/);
@@ -138,7 +142,7 @@ describe('ClvpFeatureExtractor.call', () => {
     expect(() => fe.call(noise(10, 1), { samplingRate: sr, padding: 'maximal' as never })).toThrow(/padding must be/);
   });
 
-  it('a batch equals its clips run one by one; plain number arrays are accepted', () => {
+  it('a batch equals its clips run one by one; plain number arrays are accepted', async () => {
     const a = noise(30000, 16);
     const b = noise(90000, 17);
     const batch = fe.call([a, Array.from(b)], { samplingRate: sr });
@@ -151,13 +155,13 @@ describe('ClvpFeatureExtractor.call', () => {
     expect(Array.from(plain.inputFeatures.data)).toEqual(Array.from(batch.inputFeatures.data.subarray(0, n)));
   });
 
-  it('short clips (shorter than the reflect pad) are reflected like numpy', () => {
+  it('short clips (shorter than the reflect pad) are reflected like numpy', async () => {
     const out = fe.call(noise(300, 18), { samplingRate: sr, padding: false });
     expect(out.inputFeatures.shape).toEqual([1, 80, 2]);
     expect(out.inputFeatures.data.every(Number.isFinite)).toBe(true);
   });
 
-  it('left padding puts the zeros and the mask zeros first', () => {
+  it('left padding puts the zeros and the mask zeros first', async () => {
     const left = new ClvpFeatureExtractor({ ...fe.config, paddingSide: 'left' });
     const x = noise(1000, 19);
     const out = left.call(x, { samplingRate: sr, maxLength: 2048 });
@@ -169,12 +173,12 @@ describe('ClvpFeatureExtractor.call', () => {
     expect(Array.from(out.inputFeatures.data)).toEqual(Array.from(fe.call(manual, { samplingRate: sr, maxLength: 2048 }).inputFeatures.data));
   });
 
-  it('returnAttentionMask=false drops the mask', () => {
+  it('returnAttentionMask=false drops the mask', async () => {
     const out = fe.call(noise(1000, 20), { samplingRate: sr, returnAttentionMask: false });
     expect(out.attentionMask).toBeUndefined();
   });
 
-  it("returnTensors 'tf' gives float32 [B,80,frames] and int32 [B,samples] tensors", () => {
+  it("returnTensors 'tf' gives float32 [B,80,frames] and int32 [B,samples] tensors", async () => {
     const x = [noise(4000, 21), noise(2000, 22)];
     const host = fe.call(x, { samplingRate: sr, padding: 'longest' });
     const t = fe.call(x, { samplingRate: sr, padding: 'longest', returnTensors: 'tf' });
@@ -190,7 +194,7 @@ describe('ClvpFeatureExtractor.call', () => {
 });
 
 describe('audio_utils', () => {
-  it('numpy-compatible reflect / edge / constant padding, including pads longer than the signal', () => {
+  it('numpy-compatible reflect / edge / constant padding, including pads longer than the signal', async () => {
     expect(Array.from(padSignal([0, 1, 2], 7))).toEqual([1, 2, 1, 0, 1, 2, 1, 0, 1, 2, 1, 0, 1, 2, 1, 0, 1]);
     expect(Array.from(padSignal([0, 1, 2, 3, 4], 7))).toEqual([1, 2, 3, 4, 3, 2, 1, 0, 1, 2, 3, 4, 3, 2, 1, 0, 1, 2, 3]);
     expect(Array.from(padSignal([5], 2))).toEqual([5, 5, 5, 5, 5]);
@@ -199,7 +203,7 @@ describe('audio_utils', () => {
     expect(() => padSignal([], 2)).toThrow(/empty/);
   });
 
-  it('periodic and symmetric Hann windows', () => {
+  it('periodic and symmetric Hann windows', async () => {
     expect(Array.from(windowFunction(4, 'hann'))).toEqual([0, 0.5, 1, 0.5].map((v, i) => (i === 1 || i === 3 ? expect.closeTo(v, 15) : v)) as never);
     const sym = windowFunction(5, 'hann', false);
     expect(sym[2]).toBe(1);
@@ -208,7 +212,7 @@ describe('audio_utils', () => {
     expect(() => windowFunction(8, 'blackman' as never)).toThrow(/Unknown window/);
   });
 
-  it('mel scales round-trip and linspace ends exactly on its stop value', () => {
+  it('mel scales round-trip and linspace ends exactly on its stop value', async () => {
     for (const scale of ['htk', 'kaldi', 'slaney'] as const) {
       for (const f of [0, 300, 1000, 4321, 8000]) expect(melToHertz(hertzToMel(f, scale), scale)).toBeCloseTo(f, 8);
     }
@@ -219,7 +223,7 @@ describe('audio_utils', () => {
     expect(l[1]).toBe(0.09999999999999999);
   });
 
-  it('mel filters: slaney-normalised HTK triangles peaking in order', () => {
+  it('mel filters: slaney-normalised HTK triangles peaking in order', async () => {
     const bank = melFilterBank({ numFrequencyBins: 513, numMelFilters: 80, minFrequency: 0, maxFrequency: 8000, samplingRate: 22050, norm: 'slaney', melScale: 'htk' });
     let prevPeak = -1;
     for (let m = 0; m < 80; m++) {
@@ -234,7 +238,7 @@ describe('audio_utils', () => {
     expect(() => melFilterBank({ numFrequencyBins: 9, numMelFilters: 4, minFrequency: 200, maxFrequency: 100, samplingRate: 1000 })).toThrow(/min_frequency/);
   });
 
-  it('the FFT power spectrum equals a direct DFT', () => {
+  it('the FFT power spectrum equals a direct DFT', async () => {
     const n = 64;
     const x = noise(n * 3, 23, 1);
     const win = windowFunction(n, 'hann');

@@ -1,6 +1,6 @@
 // Resampling to 22050 Hz: sine frequency and amplitude survive, and the output matches torchaudio.
 import * as path from 'path';
-import { readSafetensors } from '../../src/io/safetensors';
+import { readSafetensors } from '../../src/io/safetensors_fs';
 import { SincResampler, gcd, resample } from '../../src/audio/resample';
 
 const TARGET = 22050;
@@ -41,7 +41,7 @@ function zeroCrossingFrequency(y: Float32Array, rate: number): number {
 describe('resample: sines keep frequency and amplitude', () => {
   for (const rate of [8000, 16000, 24000, 44100, 48000]) {
     for (const freq of [440, 1000, 3000]) {
-      it(`${rate} Hz -> 22050 Hz, ${freq} Hz sine`, () => {
+      it(`${rate} Hz -> 22050 Hz, ${freq} Hz sine`, async () => {
         const seconds = 1;
         const y = resample(sine(rate, freq, seconds, 0.5), rate, TARGET);
         expect(y.length).toBe(Math.ceil((TARGET * seconds * rate) / rate));
@@ -56,7 +56,7 @@ describe('resample: sines keep frequency and amplitude', () => {
     }
   }
 
-  it('removes content above the new Nyquist when downsampling', () => {
+  it('removes content above the new Nyquist when downsampling', async () => {
     const y = resample(sine(44100, 15000, 1, 0.5), 44100, TARGET);
     // 15 kHz would alias to 22050 - 15000 = 7050 Hz; the 6-zero-crossing Hann sinc leaves ~-47 dB.
     expect(project(y, TARGET, 7050).amp).toBeLessThan(0.5 * 0.01);
@@ -70,7 +70,7 @@ describe('resample: torchaudio compatibility', () => {
   // torchaudio 0.13.1 functional.resample(x, sr, 22050) on float32 input (see test/fixtures/audio/README.md).
   const ref = readSafetensors(path.join(__dirname, '../fixtures/audio/torchaudio_resample.safetensors'));
   for (const rate of [8000, 16000, 24000, 44100, 48000]) {
-    it(`${rate} Hz matches torchaudio within 5e-7`, () => {
+    it(`${rate} Hz matches torchaudio within 5e-7`, async () => {
       const x = ref.get(`in.${rate}`)!.data as Float32Array;
       const expected = ref.get(`out.${rate}`)!.data as Float32Array;
       const y = resample(x, rate, TARGET);
@@ -88,7 +88,7 @@ describe('resample: torchaudio compatibility', () => {
 });
 
 describe('resample: structure and options', () => {
-  it('reduces the rates by their gcd and uses torchaudio output lengths', () => {
+  it('reduces the rates by their gcd and uses torchaudio output lengths', async () => {
     expect(gcd(44100, 22050)).toBe(22050);
     const r = new SincResampler(48000, 22050);
     expect([r.orig, r.new, r.width]).toEqual([320, 147, 14]);
@@ -97,29 +97,29 @@ describe('resample: structure and options', () => {
     expect(new SincResampler(44100, 22050).width).toBe(13);
   });
 
-  it('returns a copy for equal rates', () => {
+  it('returns a copy for equal rates', async () => {
     const x = sine(22050, 440, 0.1, 0.5);
     const y = resample(x, 22050, 22050);
     expect(y).not.toBe(x);
     expect(Array.from(y)).toEqual(Array.from(x));
   });
 
-  it('handles very short and empty input', () => {
+  it('handles very short and empty input', async () => {
     expect(resample(new Float32Array(0), 44100, TARGET).length).toBe(0);
     expect(resample(Float32Array.from([0.5]), 8000, TARGET).length).toBe(3);
   });
 
-  it('upsamples a DC level to the same level in the interior', () => {
+  it('upsamples a DC level to the same level in the interior', async () => {
     const y = resample(new Float32Array(16000).fill(0.25), 16000, TARGET);
     for (let i = 500; i < y.length - 500; i += 97) expect(y[i]).toBeCloseTo(0.25, 3);
   });
 
-  it('supports the Kaiser window', () => {
+  it('supports the Kaiser window', async () => {
     const y = resample(sine(48000, 1000, 0.5, 0.5), 48000, TARGET, { method: 'kaiser_window' });
     expect(project(y, TARGET, 1000).amp).toBeCloseTo(0.5, 3);
   });
 
-  it('rejects invalid rates and options', () => {
+  it('rejects invalid rates and options', async () => {
     expect(() => resample(new Float32Array(4), 0, TARGET)).toThrow(/positive integers/);
     expect(() => resample(new Float32Array(4), 44100.5, TARGET)).toThrow(/positive integers/);
     expect(() => new SincResampler(8000, TARGET, { lowpassFilterWidth: 0 })).toThrow(/lowpassFilterWidth/);

@@ -2,7 +2,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { WavEncoding, WavError, decodeWav, encodeWav, readWav, writeWav } from '../../src/audio/wav';
+import { WavEncoding, WavError, decodeWav, encodeWav } from '../../src/audio/wav';
+import { readWav, writeWav } from '../../src/audio/wav_fs';
 
 function ramp(n: number, scale = 0.9): Float32Array {
   const x = new Float32Array(n);
@@ -57,7 +58,7 @@ describe('WAV round trips', () => {
   ];
   for (const extensible of [false, true]) {
     for (const [enc, tol] of cases) {
-      it(`${enc}${extensible ? ' (WAVE_FORMAT_EXTENSIBLE)' : ''} decodes within one quantisation step`, () => {
+      it(`${enc}${extensible ? ' (WAVE_FORMAT_EXTENSIBLE)' : ''} decodes within one quantisation step`, async () => {
         const bytes = encodeWav(x, 16000, { encoding: enc, extensible });
         const d = decodeWav(bytes);
         expect(d.sampleRate).toBe(16000);
@@ -71,23 +72,23 @@ describe('WAV round trips', () => {
     }
   }
 
-  it('maps integer full scale to exactly -1 and (2^(n-1)-1)/2^(n-1)', () => {
+  it('maps integer full scale to exactly -1 and (2^(n-1)-1)/2^(n-1)', async () => {
     const d = decodeWav(riff([['fmt ', fmtChunk(1, 1, 8000, 16)], ['data', int16Bytes([-32768, 32767, 0, 16384])]]));
     expect(Array.from(d.samples)).toEqual([-1, 32767 / 32768, 0, 0.5]);
   });
 
-  it('reads 8-bit as unsigned with 128 as zero', () => {
+  it('reads 8-bit as unsigned with 128 as zero', async () => {
     const d = decodeWav(riff([['fmt ', fmtChunk(1, 1, 8000, 8)], ['data', Uint8Array.from([0, 128, 255])]]));
     expect(Array.from(d.samples)).toEqual([-1, 0, 127 / 128]);
   });
 
-  it('reads 24-bit sign-extended', () => {
+  it('reads 24-bit sign-extended', async () => {
     const data = Uint8Array.from([0x00, 0x00, 0x80, 0xff, 0xff, 0x7f, 0x00, 0x00, 0x40]);
     const d = decodeWav(riff([['fmt ', fmtChunk(1, 1, 8000, 24)], ['data', data]]));
     expect(Array.from(d.samples)).toEqual([-1, 8388607 / 8388608, 0.5]);
   });
 
-  it('writes and reads a file on disk', () => {
+  it('writes and reads a file on disk', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clvp-wav-'));
     const file = path.join(dir, 'a.wav');
     writeWav(file, x, 22050, { encoding: 'float32' });
@@ -97,7 +98,7 @@ describe('WAV round trips', () => {
 });
 
 describe('WAV layout', () => {
-  it('accepts chunks in any order, unknown chunks and odd-sized chunks with their pad byte', () => {
+  it('accepts chunks in any order, unknown chunks and odd-sized chunks with their pad byte', async () => {
     const odd = Uint8Array.from([1, 2, 3]); // 3 bytes + 1 pad byte
     const bytes = riff([
       ['LIST', odd],
@@ -110,12 +111,12 @@ describe('WAV layout', () => {
     expect(Array.from(d.samples)).toEqual([100 / 32768, -200 / 32768, 300 / 32768]);
   });
 
-  it('handles an odd-sized data chunk (8-bit, odd frame count) followed by another chunk', () => {
+  it('handles an odd-sized data chunk (8-bit, odd frame count) followed by another chunk', async () => {
     const bytes = riff([['fmt ', fmtChunk(1, 1, 8000, 8)], ['data', Uint8Array.from([128, 192, 64])], ['cue ', new Uint8Array(4)]]);
     expect(Array.from(decodeWav(bytes).samples)).toEqual([0, 0.5, -0.5]);
   });
 
-  it('reduces multi-channel audio: first channel (default), average, or an index', () => {
+  it('reduces multi-channel audio: first channel (default), average, or an index', async () => {
     const left = Float32Array.from([0.5, -0.25, 0.125]);
     const right = Float32Array.from([-0.5, 0.75, 0.375]);
     const third = Float32Array.from([0.25, 0.25, 0.25]);
@@ -128,7 +129,7 @@ describe('WAV layout', () => {
     expect(() => decodeWav(bytes, { channel: 3 })).toThrow(/channel 3 requested but the file has 3 channel/);
   });
 
-  it('reads stereo WAVE_FORMAT_EXTENSIBLE 24-bit', () => {
+  it('reads stereo WAVE_FORMAT_EXTENSIBLE 24-bit', async () => {
     const l = ramp(64, 0.5);
     const r = ramp(64, -0.7);
     const d = decodeWav(encodeWav([l, r], 48000, { encoding: 'pcm24', extensible: true }), { channel: 1 });
@@ -152,25 +153,25 @@ describe('WAV errors name the source and the problem', () => {
     expect((err as Error).message).toMatch(re);
   };
 
-  it('not RIFF/WAVE', () => {
+  it('not RIFF/WAVE', async () => {
     const b = good();
     b[8] = 'A'.charCodeAt(0);
     expectWavError(b, /not a RIFF\/WAVE file/);
     expectWavError(new TextEncoder().encode('ID3\u0003 this is an mp3 really'), /not a RIFF\/WAVE file/);
   });
-  it('truncated header', () => {
+  it('truncated header', async () => {
     expectWavError(good().slice(0, 10), /truncated header/);
     expectWavError(good().slice(0, 30), /truncated header \(fmt chunk\)/);
     expectWavError(riff([['fmt ', new Uint8Array(12)], ['data', int16Bytes([1])]]), /truncated header: fmt chunk has 12 bytes/);
     expectWavError(riff([['data', int16Bytes([1])]]), /truncated header: no fmt chunk/);
   });
-  it('truncated data', () => {
+  it('truncated data', async () => {
     const b = good();
     expectWavError(b.slice(0, b.length - 3), /truncated data: chunk declares 8 bytes but only 5 remain/);
     expectWavError(riff([['fmt ', fmtChunk(1, 1, 8000, 16)]]), /truncated data: no data chunk/);
     expectWavError(riff([['fmt ', fmtChunk(1, 2, 8000, 16)], ['data', int16Bytes([1, 2, 3])]]), /truncated data: 6 bytes is not a whole number of 4-byte frames/);
   });
-  it('unsupported codecs name the format tag', () => {
+  it('unsupported codecs name the format tag', async () => {
     expectWavError(riff([['fmt ', fmtChunk(7, 1, 8000, 8)], ['data', new Uint8Array(4)]]), /unsupported codec: mu-law \(μ-law\) \(format tag 0x0007\)/);
     expectWavError(riff([['fmt ', fmtChunk(6, 1, 8000, 8)], ['data', new Uint8Array(4)]]), /unsupported codec: A-law \(format tag 0x0006\)/);
     expectWavError(riff([['fmt ', fmtChunk(2, 1, 8000, 4, 256)], ['data', new Uint8Array(256)]]), /unsupported codec: Microsoft ADPCM \(format tag 0x0002\)/);
@@ -184,24 +185,24 @@ describe('WAV errors name the source and the problem', () => {
     weird[50] ^= 0xff;
     expectWavError(weird, /non-standard sub-format GUID/);
   });
-  it('unsupported sample sizes and inconsistent headers', () => {
+  it('unsupported sample sizes and inconsistent headers', async () => {
     expectWavError(riff([['fmt ', fmtChunk(1, 1, 8000, 12, 2)], ['data', new Uint8Array(4)]]), /unsupported PCM sample size of 12 bits/);
     expectWavError(riff([['fmt ', fmtChunk(3, 1, 8000, 16)], ['data', new Uint8Array(4)]]), /unsupported IEEE float sample size of 16 bits/);
     expectWavError(riff([['fmt ', fmtChunk(1, 1, 8000, 16, 4)], ['data', new Uint8Array(4)]]), /block align 4 does not match 1 channel\(s\) of 16 bits/);
     expectWavError(riff([['fmt ', fmtChunk(1, 0, 8000, 16, 0)], ['data', new Uint8Array(4)]]), /0 channels/);
   });
-  it('sample rate 0', () => {
+  it('sample rate 0', async () => {
     expectWavError(riff([['fmt ', fmtChunk(1, 1, 0, 16)], ['data', int16Bytes([1])]]), /sample rate is 0/);
   });
-  it('big-endian RIFX', () => {
+  it('big-endian RIFX', async () => {
     const b = good();
     b[3] = 'X'.charCodeAt(0);
     expectWavError(b, /RIFX/);
   });
-  it('missing file', () => {
+  it('missing file', async () => {
     expect(() => readWav('/nonexistent/dir/voice.wav')).toThrow(/^\/nonexistent\/dir\/voice\.wav: cannot read/);
   });
-  it('the writer rejects bad input', () => {
+  it('the writer rejects bad input', async () => {
     expect(() => encodeWav([new Float32Array(2), new Float32Array(3)], 8000)).toThrow(/differ in length/);
     expect(() => encodeWav(new Float32Array(2), 0)).toThrow(/invalid sample rate/);
     expect(() => encodeWav([], 8000)).toThrow(/no channels/);

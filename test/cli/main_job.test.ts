@@ -70,7 +70,7 @@ describe('clvp generate (the main job) on the bundled model', () => {
     const cases: [string[], RegExp][] = [
       [['generate', '--text', 'hi', '--voice', path.join(tmp, 'missing.wav')], /missing\.wav/],
       [['generate', '--text', 'hi', '--voice', path.join(ROOT, 'package.json')], /package\.json.*RIFF/i],
-      [['generate', '--text', 'hi', '--voice', VOICE, '--model', path.join(tmp, 'nope')], /--model: .*nope does not exist/],
+      [['generate', '--text', 'hi', '--voice', VOICE, '--model', path.join(tmp, 'nope')], /--model: .*nope: no such model folder/],
       [['generate', '--text', 'hi', '--voice', VOICE, '--max-new-tokens', '5000', '--backend', 'wasm'], /--max-new-tokens 5000: this model's position table allows at most 607/],
       [['generate', '--text', 'hi', '--voice', VOICE, '--preset', 'turbo'], /turbo/],
       [['score', '--text', 'hi', '--speech-ids', path.join(ROOT, 'package.json')], /--speech-ids .*package\.json: expected a list/],
@@ -97,5 +97,9 @@ test('clvp parity --json reports every case with the documented fields', async (
   }
   const bad = await run('parity', '--reference', path.join(tmp, 'none'));
   expect(bad.code).toBe(2);
-  expect(bad.err).toMatch(/no case index/);
+  expect(bad.err).toMatch(/none: no such reference directory/);
+  fs.mkdirSync(path.join(tmp, 'empty-ref'));
+  const empty = await run('parity', '--reference', path.join(tmp, 'empty-ref'));
+  expect(empty.code).toBe(2);
+  expect(empty.err).toMatch(/no case index/);
 });

@@ -1,5 +1,5 @@
+import { loadCaseSync } from '../helpers/env';
 import * as path from 'path';
-import { loadCase } from '../../src/parity/cases';
 import { compareTensor } from '../../src/parity/compare';
 import { syntheticProcessors, warpersSyntheticHandler } from '../../src/parity/calls/warpers';
 import {
@@ -17,7 +17,7 @@ const f32 = Math.fround;
 const FIXTURES = path.resolve(__dirname, '../fixtures/reference');
 
 function syntheticCase() {
-  return loadCase(FIXTURES, { name: 'warpers_synthetic', call: 'logits_warpers_synthetic', model: null, file: 'cases/warpers_synthetic.json' });
+  return loadCaseSync(FIXTURES, { name: 'warpers_synthetic', call: 'logits_warpers_synthetic', model: null, file: 'cases/warpers_synthetic.json' });
 }
 
 /** A deterministic generator for test data (not the one under test). */
@@ -39,7 +39,7 @@ describe('warpers_synthetic (bundled fixture, tolerance 1e-6, -inf exact)', () =
     return Array.from({ length: b }, (_, i) => Array.from(t.data.subarray(i * l, (i + 1) * l)));
   })();
 
-  it('lists the 11 expected outputs', () => {
+  it('lists the 11 expected outputs', async () => {
     expect(c.outputNames().sort()).toEqual([
       'chain_rep1.3_temp0.9_topk10_topp0.85',
       'repetition_penalty_0.7',
@@ -56,7 +56,7 @@ describe('warpers_synthetic (bundled fixture, tolerance 1e-6, -inf exact)', () =
   });
 
   for (const name of syntheticCase().outputNames()) {
-    it(`${name} matches bit for bit`, () => {
+    it(`${name} matches bit for bit`, async () => {
       const got = syntheticProcessors(name).process(ids, logits.data as Float32Array, batch, vocab);
       const want = c.expected(name);
       const cmp = compareTensor(name, { dtype: 'float32', shape: [batch, vocab], data: got }, want, c.spec.tolerance);
@@ -76,7 +76,7 @@ describe('warpers_synthetic (bundled fixture, tolerance 1e-6, -inf exact)', () =
     }
   });
 
-  it('process() leaves its input untouched; processInPlace() overwrites it', () => {
+  it('process() leaves its input untouched; processInPlace() overwrites it', async () => {
     const src = (logits.data as Float32Array).slice();
     const list = syntheticProcessors('chain_rep1.3_temp0.9_topk10_topp0.85');
     const out = list.process(ids, src, batch, vocab);
@@ -88,20 +88,20 @@ describe('warpers_synthetic (bundled fixture, tolerance 1e-6, -inf exact)', () =
 });
 
 describe('RepetitionPenaltyLogitsProcessor', () => {
-  it('divides positive and multiplies negative scores of seen ids, once per id', () => {
+  it('divides positive and multiplies negative scores of seen ids, once per id', async () => {
     const scores = Float32Array.from([2, -2, 3, 0, -1, 4]);
     const out = new RepetitionPenaltyLogitsProcessor(2).process([[0, 1, 1, 1], [2, 2]], scores, 2, 3);
     expect(Array.from(out)).toEqual([1, -4, 3, 0, -1, 2]);
   });
 
-  it('rounds like float32 torch (penalty rounded to float32)', () => {
+  it('rounds like float32 torch (penalty rounded to float32)', async () => {
     const scores = Float32Array.from([1.2345678, -0.987654]);
     const out = new RepetitionPenaltyLogitsProcessor(1.3).process([[0, 1]], scores, 1, 2);
     expect(out[0]).toBe(f32(f32(1.2345678) / f32(1.3)));
     expect(out[1]).toBe(f32(f32(-0.987654) * f32(1.3)));
   });
 
-  it('accepts Int32Array rows and empty rows', () => {
+  it('accepts Int32Array rows and empty rows', async () => {
     const scores = Float32Array.from([1, 1, 1, 1]);
     const out = new RepetitionPenaltyLogitsProcessor(4).process([Int32Array.from([1]), []], scores, 2, 2);
     expect(Array.from(out)).toEqual([1, 0.25, 1, 1]);
@@ -111,7 +111,7 @@ describe('RepetitionPenaltyLogitsProcessor', () => {
     expect(() => new RepetitionPenaltyLogitsProcessor(p)).toThrow(/repetitionPenalty has to be a strictly positive/);
   });
 
-  it('rejects ids outside the vocabulary and wrong row counts, and stays usable', () => {
+  it('rejects ids outside the vocabulary and wrong row counts, and stays usable', async () => {
     const p = new RepetitionPenaltyLogitsProcessor(2);
     expect(() => p.process([[0, 5]], new Float32Array(3), 1, 3)).toThrow(/outside the vocabulary/);
     expect(() => p.process([[0], [1]], new Float32Array(3), 1, 3)).toThrow(/2 input id rows for batch 1/);
@@ -120,7 +120,7 @@ describe('RepetitionPenaltyLogitsProcessor', () => {
 });
 
 describe('TemperatureLogitsWarper', () => {
-  it('divides in float32', () => {
+  it('divides in float32', async () => {
     const out = new TemperatureLogitsWarper(0.7).process([], Float32Array.from([1, -3.5, 0]), 1, 3);
     expect(Array.from(out)).toEqual([f32(1 / f32(0.7)), f32(-3.5 / f32(0.7)), 0]);
   });
@@ -129,28 +129,28 @@ describe('TemperatureLogitsWarper', () => {
     expect(() => new TemperatureLogitsWarper(t)).toThrow(/temperature has to be a strictly positive/);
   });
 
-  it('suggests greedy decoding for temperature 0', () => {
+  it('suggests greedy decoding for temperature 0', async () => {
     expect(() => new TemperatureLogitsWarper(0)).toThrow(/doSample=false/);
   });
 });
 
 describe('TopKLogitsWarper', () => {
-  it('keeps ties with the k-th largest', () => {
+  it('keeps ties with the k-th largest', async () => {
     const out = new TopKLogitsWarper(2).process([], Float32Array.from([1, 3, 2, 2, 0]), 1, 5);
     expect(Array.from(out)).toEqual([-Infinity, 3, 2, 2, -Infinity]);
   });
 
-  it('top_k > vocab keeps everything', () => {
+  it('top_k > vocab keeps everything', async () => {
     const s = Float32Array.from([1, -2, 3]);
     expect(Array.from(new TopKLogitsWarper(100).process([], s, 1, 3))).toEqual([1, -2, 3]);
   });
 
-  it('minTokensToKeep raises k', () => {
+  it('minTokensToKeep raises k', async () => {
     const out = new TopKLogitsWarper(1, 3).process([], Float32Array.from([5, 4, 3, 2]), 1, 4);
     expect(Array.from(out)).toEqual([5, 4, 3, -Infinity]);
   });
 
-  it('matches a sort-based reference on random rows with ties and -inf', () => {
+  it('matches a sort-based reference on random rows with ties and -inf', async () => {
     const rnd = lcg(7);
     for (let trial = 0; trial < 200; trial++) {
       const vocab = 1 + Math.floor(rnd() * 300);
@@ -184,30 +184,30 @@ function naiveTopP(row: Float32Array, topP: number, minKeep: number): Float32Arr
 }
 
 describe('TopPLogitsWarper', () => {
-  it('top_p = 1.0 is a no-op', () => {
+  it('top_p = 1.0 is a no-op', async () => {
     const s = Float32Array.from([1, -2, 3, 0.5]);
     expect(Array.from(new TopPLogitsWarper(1.0).process([], s, 1, 4))).toEqual(Array.from(s));
   });
 
-  it('top_p = 0.0 keeps exactly minTokensToKeep (the largest)', () => {
+  it('top_p = 0.0 keeps exactly minTokensToKeep (the largest)', async () => {
     const s = Float32Array.from([1, -2, 3, 0.5, 2]);
     expect(Array.from(new TopPLogitsWarper(0).process([], s, 1, 5))).toEqual([-Infinity, -Infinity, 3, -Infinity, -Infinity]);
     expect(Array.from(new TopPLogitsWarper(0, 3).process([], s, 1, 5))).toEqual([1, -Infinity, 3, -Infinity, 2]);
   });
 
-  it('keeps the smallest set whose mass exceeds top_p', () => {
+  it('keeps the smallest set whose mass exceeds top_p', async () => {
     // probabilities ~ [0.643, 0.237, 0.087, 0.032]
     const s = Float32Array.from([3, 2, 1, 0]);
     expect(Array.from(new TopPLogitsWarper(0.5).process([], s, 1, 4))).toEqual([3, -Infinity, -Infinity, -Infinity]);
     expect(Array.from(new TopPLogitsWarper(0.8).process([], s, 1, 4))).toEqual([3, 2, -Infinity, -Infinity]);
   });
 
-  it('a row that is all -inf stays all -inf', () => {
+  it('a row that is all -inf stays all -inf', async () => {
     const s = new Float32Array(4).fill(-Infinity);
     expect(Array.from(new TopPLogitsWarper(0.5).process([], s, 1, 4))).toEqual(Array.from(s));
   });
 
-  it('matches the literal transformers algorithm on random rows (ties, -inf heads, any length)', () => {
+  it('matches the literal transformers algorithm on random rows (ties, -inf heads, any length)', async () => {
     const rnd = lcg(11);
     for (let trial = 0; trial < 300; trial++) {
       const vocab = 1 + Math.floor(rnd() * 200);
@@ -224,13 +224,13 @@ describe('TopPLogitsWarper', () => {
     expect(() => new TopPLogitsWarper(p)).toThrow(/topP has to be a number in \[0, 1\]/);
   });
 
-  it('rejects a bad minTokensToKeep', () => {
+  it('rejects a bad minTokensToKeep', async () => {
     expect(() => new TopPLogitsWarper(0.5, 0)).toThrow(/minTokensToKeep/);
   });
 });
 
 describe('LogitsProcessorList', () => {
-  it('applies processors in order and traces each stage', () => {
+  it('applies processors in order and traces each stage', async () => {
     const list = new LogitsProcessorList([new RepetitionPenaltyLogitsProcessor(2), new TemperatureLogitsWarper(0.5), new TopKLogitsWarper(2)]);
     const { scores, trace } = list.processWithTrace([[0]], Float32Array.from([4, 3, 1]), 1, 3);
     expect(trace.map((t) => t.kind)).toEqual(['repetition_penalty', 'temperature', 'top_k']);
@@ -239,7 +239,7 @@ describe('LogitsProcessorList', () => {
     expect(Array.from(scores)).toEqual([4, 6, -Infinity]);
   });
 
-  it('checks the dims', () => {
+  it('checks the dims', async () => {
     expect(() => new LogitsProcessorList().process([], new Float32Array(5), 2, 3)).toThrow(/expected batch\*vocab/);
   });
 });
@@ -283,7 +283,7 @@ describe('float32 helpers reproducing torch CPU', () => {
     return neg ? -v : v;
   }
 
-  it('fmaf rounds once, including double-rounding midpoints', () => {
+  it('fmaf rounds once, including double-rounding midpoints', async () => {
     // p + c lands between float32 neighbours by less than a double ulp: naive double then float rounding is wrong
     const a = f32(2 ** -12 * (1 + 2 ** -23));
     const b = f32(2 ** -12 * (1 - 2 ** -23));
@@ -300,7 +300,7 @@ describe('float32 helpers reproducing torch CPU', () => {
     }
   });
 
-  it('sleefExpf is within 1 ulp of exp and exact at 0 / limits', () => {
+  it('sleefExpf is within 1 ulp of exp and exact at 0 / limits', async () => {
     expect(sleefExpf(0)).toBe(1);
     expect(sleefExpf(-Infinity)).toBe(0);
     expect(sleefExpf(-105)).toBe(0);
@@ -316,7 +316,7 @@ describe('float32 helpers reproducing torch CPU', () => {
     }
   });
 
-  it('softmaxF32 gives rows summing to 1 and zeros for -inf', () => {
+  it('softmaxF32 gives rows summing to 1 and zeros for -inf', async () => {
     const p = softmaxF32(Float32Array.from([0, 1, 2, -Infinity, 3, 4, 5, 6, 7, 8]), 1, 10);
     expect(p[3]).toBe(0);
     expect(Math.abs(p.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-6);

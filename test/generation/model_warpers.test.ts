@@ -1,6 +1,7 @@
 // The model-based `logits_warpers` cases of the shared reference: the processors recomputed from
 // each step's raw logits and sequence so far (checkWarperSteps) must match every after_* / scores /
 // probs output. Runs only when the reference directory is present.
+import { LocalFolder } from '../../src/io/local_files';
 import * as fs from 'fs';
 import * as path from 'path';
 import { loadCase, readCaseIndex } from '../../src/parity/cases';
@@ -11,15 +12,15 @@ const REF = process.env.CLVP_REFERENCE_DIR ?? path.resolve(__dirname, '../../../
 const present = fs.existsSync(path.join(REF, 'cases', 'index.json'));
 
 describe('logits_warpers reference cases', () => {
-  it('checkWarperSteps reproduces every processor output of every model warper case', () => {
+  it('checkWarperSteps reproduces every processor output of every model warper case', async () => {
     if (!present) {
       console.log(`reference directory ${REF} not found: model warper cases not checked`);
       return;
     }
-    const entries = readCaseIndex(REF).filter((e) => e.call === 'logits_warpers');
+    const entries = (await readCaseIndex(new LocalFolder(REF))).filter((e) => e.call === 'logits_warpers');
     expect(entries.length).toBeGreaterThanOrEqual(4);
     for (const e of entries) {
-      const c = loadCase(REF, e);
+      const c = await loadCase(new LocalFolder(REF), e);
       const got = checkWarperSteps(c);
       const expectedNames = c.outputNames().filter((n) => /\.(after_[a-z_]+|scores|probs)$/.test(n));
       expect([...got.keys()].sort()).toEqual(expectedNames.sort());
@@ -39,13 +40,13 @@ describe('logits_warpers reference cases', () => {
     }
   });
 
-  it('checkWarperSteps processes substituted logits (as the lead feeds model logits)', () => {
+  it('checkWarperSteps processes substituted logits (as the lead feeds model logits)', async () => {
     if (!present) {
       console.log(`reference directory ${REF} not found: substitution not checked`);
       return;
     }
-    const e = readCaseIndex(REF).find((x) => x.call === 'logits_warpers')!;
-    const c = loadCase(REF, e);
+    const e = (await readCaseIndex(new LocalFolder(REF))).find((x) => x.call === 'logits_warpers')!;
+    const c = await loadCase(new LocalFolder(REF), e);
     const base = checkWarperSteps(c);
     const same = checkWarperSteps(c, { logits: (k) => c.expected(`step.${k}.logits`) });
     for (const [n, t] of base) expect(Array.from(same.get(n)!.data)).toEqual(Array.from(t.data));
@@ -63,8 +64,8 @@ describe('logits_warpers reference cases', () => {
       console.log(`reference directory ${REF} not found: shared warpers_synthetic not checked`);
       return;
     }
-    const e = readCaseIndex(REF).find((x) => x.name === 'warpers_synthetic')!;
-    const c = loadCase(REF, e);
+    const e = (await readCaseIndex(new LocalFolder(REF))).find((x) => x.name === 'warpers_synthetic')!;
+    const c = await loadCase(new LocalFolder(REF), e);
     const { actual } = await warpersSyntheticHandler(c);
     for (const name of c.outputNames()) expect(compareTensor(name, actual!.get(name)!, c.expected(name), c.spec.tolerance).ok).toBe(true);
   });

@@ -3,6 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { SafetensorsCheckpoint, SafetensorsFile } from '../../src/io/safetensors';
+import { openSafetensorsCheckpoint, openSafetensorsFile } from '../../src/io/safetensors_fs';
 import { hfClvpShapes, impliedClvpConfig, resolveClvpConfig } from '../../src/io/hf_layout';
 import { convertCheckpoint } from '../../src/io/convert';
 import { PlannedTensor, TORTOISE_TO_HF, applyTortoiseOp, planTortoise } from '../../src/io/tortoise';
@@ -18,7 +19,7 @@ describe('HF CLVP layout (modeling_clvp.py module tree)', () => {
     for (const m of MODELS) {
       const dir = path.join(ref, 'models', m);
       const config = resolveClvpConfig(JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')));
-      const ck = SafetensorsCheckpoint.open(dir);
+      const ck = openSafetensorsCheckpoint(dir);
       try {
         const got = Object.fromEntries(ck.keys().map((k) => [k, ck.info(k).shape]));
         expect({ model: m, layout: got }).toEqual({ model: m, layout: Object.fromEntries(hfClvpShapes(config)) });
@@ -177,9 +178,9 @@ describe('Tortoise pair → HF', () => {
     const ref = referenceDir();
     if (!ref) return;
     const tiny = path.join(ref, 'models/tiny');
-    const st = SafetensorsFile.open(path.join(tiny, 'model.safetensors'));
+    const st = openSafetensorsFile(path.join(tiny, 'model.safetensors'));
     const hf = new Map<string, T>();
-    for (const k of st.tensors.keys()) hf.set(k, { shape: st.info(k).shape, data: f32(st.readBytes(k)) });
+    for (const k of st.tensors.keys()) hf.set(k, { shape: st.info(k).shape, data: f32(Buffer.from(st.readBytesSync(k))) });
     const { ar, clvp } = hfToTortoise(hf, 4);
     // The synthetic pair exercises every rule of the table.
     for (const r of TORTOISE_TO_HF) {
@@ -195,12 +196,12 @@ describe('Tortoise pair → HF', () => {
     const res = await convertCheckpoint(src, out, { decoderHeads: 4, textHeads: 2, speechHeads: 2 });
     expect(res.inputKind).toBe('tortoise-pair');
     expect(res.config).toBe('implied');
-    const conv = SafetensorsFile.open(path.join(out, 'model.safetensors'));
+    const conv = openSafetensorsFile(path.join(out, 'model.safetensors'));
     try {
       expect(new Set(conv.tensors.keys())).toEqual(new Set(st.tensors.keys()));
       for (const k of st.tensors.keys()) {
         expect({ k, shape: conv.info(k).shape }).toEqual({ k, shape: st.info(k).shape });
-        expect({ k, same: conv.readBytes(k).equals(st.readBytes(k)) }).toEqual({ k, same: true });
+        expect({ k, same: Buffer.from(conv.readBytesSync(k)).equals(st.readBytesSync(k)) }).toEqual({ k, same: true });
       }
     } finally {
       conv.close();

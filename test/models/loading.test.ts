@@ -5,9 +5,12 @@ import * as os from 'os';
 import * as path from 'path';
 import { initBackend, setBackendLogger } from '../../src/backend';
 import { f32ToF16 } from '../../src/io/dtypes';
-import { SafetensorsCheckpoint, SafetensorsFile, TensorToWrite, readSafetensors, writeSafetensors } from '../../src/io/safetensors';
-import { configFromJson, configToJson, makeConfig } from '../../src/models/configuration_clvp';
-import { ClvpModelForConditionalGeneration } from '../../src/models/modeling_clvp';
+import { SafetensorsCheckpoint, SafetensorsFile, TensorToWrite } from '../../src/io/safetensors';
+import { openSafetensorsCheckpoint, openSafetensorsFile, readSafetensors, writeSafetensors } from '../../src/io/safetensors_fs';
+import { configFromJson, configToJson, makeConfig } from '../../src/config/configuration_clvp';
+import { ClvpModelForConditionalGeneration } from '../../src/clvp_model';
+import { LocalFolder } from '../../src/io/local_files';
+import { readClvpConfig } from '../../src/models/loading';
 import { FIXTURE_REFERENCE } from '../helpers/env';
 
 setBackendLogger(() => {});
@@ -44,33 +47,33 @@ function modelDir(name: string, edit: (t: Map<string, TensorToWrite>) => void, c
 describe('safetensors reader rejects bad files with the file and tensor named', () => {
   test('truncated file', () => {
     const f = rawFile('trunc.safetensors', { a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, Buffer.alloc(8));
-    expect(() => SafetensorsFile.open(f)).toThrow(/trunc\.safetensors: truncated: tensor 'a'/);
+    expect(() => openSafetensorsFile(f)).toThrow(/trunc\.safetensors: truncated: tensor 'a'/);
     const g = path.join(tmp, 'tiny4.safetensors');
     fs.writeFileSync(g, Buffer.alloc(4));
-    expect(() => SafetensorsFile.open(g)).toThrow(/tiny4\.safetensors: truncated: 4 bytes/);
+    expect(() => openSafetensorsFile(g)).toThrow(/tiny4\.safetensors: truncated: 4 bytes/);
   });
   test('huge header length', () => {
     const f = rawFile('huge.safetensors', {}, Buffer.alloc(0), 1n << 40n);
-    expect(() => SafetensorsFile.open(f)).toThrow(/huge\.safetensors: header length 1099511627776 exceeds/);
+    expect(() => openSafetensorsFile(f)).toThrow(/huge\.safetensors: header length 1099511627776 exceeds/);
   });
   test('overlapping offsets', () => {
     const f = rawFile('overlap.safetensors', { a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, Buffer.alloc(12));
-    expect(() => SafetensorsFile.open(f)).toThrow(/overlap\.safetensors: tensor 'b' overlaps/);
+    expect(() => openSafetensorsFile(f)).toThrow(/overlap\.safetensors: tensor 'b' overlaps/);
   });
   test('unknown dtype', () => {
     const f = rawFile('dtype.safetensors', { a: { dtype: 'F8_E4M3', shape: [2], data_offsets: [0, 2] } }, Buffer.alloc(2));
-    expect(() => SafetensorsFile.open(f)).toThrow(/dtype\.safetensors: tensor 'a': unknown dtype "F8_E4M3"/);
+    expect(() => openSafetensorsFile(f)).toThrow(/dtype\.safetensors: tensor 'a': unknown dtype "F8_E4M3"/);
   });
   test('offsets that disagree with the shape', () => {
     const f = rawFile('span.safetensors', { a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, Buffer.alloc(8));
-    expect(() => SafetensorsFile.open(f)).toThrow(/tensor 'a': data_offsets span 8 bytes but F32\[3\] needs 12/);
+    expect(() => openSafetensorsFile(f)).toThrow(/tensor 'a': data_offsets span 8 bytes but F32\[3\] needs 12/);
   });
   test('header that is not JSON', () => {
     const f = path.join(tmp, 'json.safetensors');
     const len = Buffer.alloc(8);
     len.writeBigUInt64LE(3n);
     fs.writeFileSync(f, Buffer.concat([len, Buffer.from('{x:')]));
-    expect(() => SafetensorsFile.open(f)).toThrow(/json\.safetensors: header is not valid JSON/);
+    expect(() => openSafetensorsFile(f)).toThrow(/json\.safetensors: header is not valid JSON/);
   });
 });
 
@@ -93,7 +96,7 @@ test('safetensors writer round-trips every dtype', () => {
   expect(Array.from(r.get('bf16')!.data.slice(0, 3))).toEqual([1.5, -2.25, 0]);
   expect(Array.from(r.get('i64')!.data)).toEqual([-3, 7]);
   expect(r.get('u8')!.shape).toEqual([2, 1]);
-  expect(SafetensorsFile.open(f).metadata).toEqual({ format: 'pt' });
+  expect(openSafetensorsFile(f).metadata).toEqual({ format: 'pt' });
 });
 
 describe('fromPretrained', () => {
@@ -107,8 +110,8 @@ describe('fromPretrained', () => {
     rounded.set(f16ToF32(f32ToF16(a)));
     expect(Array.from(b)).toEqual(Array.from(rounded));
     expect(m16.numParameters()).toBe(219041); // the reference README's count
-    m32.dispose();
-    m16.dispose();
+    await m32.dispose();
+    await m16.dispose();
   });
 
   test('sharded checkpoints load the same weights', async () => {
@@ -124,12 +127,12 @@ describe('fromPretrained', () => {
       for (const [k] of part) weightMap[k] = name;
     });
     fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
-    expect(SafetensorsCheckpoint.open(dir).keys().length).toBe(all.length);
+    expect(openSafetensorsCheckpoint(dir).keys().length).toBe(all.length);
     const a = await ClvpModelForConditionalGeneration.fromPretrained(TINY);
     const b = await ClvpModelForConditionalGeneration.fromPretrained(dir);
     expect(Array.from(b.speech_decoder_model.lm_head.kernel.dataSync())).toEqual(Array.from(a.speech_decoder_model.lm_head.kernel.dataSync()));
-    a.dispose();
-    b.dispose();
+    await a.dispose();
+    await b.dispose();
   });
 
   test('missing, unexpected and mis-shaped keys are all listed in one error', async () => {
@@ -165,7 +168,9 @@ describe('fromPretrained', () => {
     expect(() => makeConfig({ decoderConfig: { hiddenSize: 18, numAttentionHeads: 2 } })).toThrow(/hidden_size 18 gives 2 GroupNorm groups/);
     expect(() => makeConfig({ textConfig: { hiddenSize: 64, numAttentionHeads: 4, projectionDim: 32 } })).toThrow(/rotary dimension .* = 32 exceeds head_dim 16/);
     expect(() => makeConfig({ decoderConfig: { eosTokenId: 9000 } })).toThrow(/eos_token_id 9000 is outside the vocabulary \[0, 8194\)/);
-    await expect(ClvpModelForConditionalGeneration.fromPretrained(path.join(tmp, 'nowhere'))).rejects.toThrow(/no config.json/);
+    await expect(ClvpModelForConditionalGeneration.fromPretrained(path.join(tmp, 'nowhere'))).rejects.toThrow(/nowhere: no such model folder/);
+    fs.mkdirSync(path.join(tmp, 'empty'));
+    await expect(ClvpModelForConditionalGeneration.fromPretrained(path.join(tmp, 'empty'))).rejects.toThrow(/empty: no config.json/);
   });
 
   test('config.json round-trips through configToJson', () => {
@@ -183,20 +188,20 @@ test('model.dispose() frees every tensor it owns', async () => {
   const before = tf.memory().numTensors;
   const m = await ClvpModelForConditionalGeneration.fromPretrained(TINY);
   expect(tf.memory().numTensors).toBeGreaterThan(before);
-  m.dispose();
+  await m.dispose();
   expect(tf.memory().numTensors).toBe(before);
-  expect(() => m.getTextFeatures({ inputIds: [[1, 2]] })).toThrow(/used after dispose/);
+  await expect(m.getTextFeatures({ inputIds: [[1, 2]] })).rejects.toThrow(/used after dispose/);
 });
 
 test('parameter counts from the config match the loaded models and decide whether wasm can hold them', async () => {
-  const { countParameters, readConfig } = await import('../../src/models/configuration_clvp');
-  const { WASM_HEAP_BYTES, wasmFootprintBytes } = await import('../../src/backend');
+  const { countParameters } = await import('../../src/config/configuration_clvp');
+  const { WASM_HEAP_BYTES, wasmFootprintBytes } = await import('../../src/runtime/parallelism');
   for (const name of ['tiny', 'tiny-partial-rotary']) {
     const dir = path.join(FIXTURE_REFERENCE, 'models', name);
     const m = await ClvpModelForConditionalGeneration.fromPretrained(dir);
-    expect(countParameters(readConfig(path.join(dir, 'config.json')))).toBe(m.numParameters());
+    expect(countParameters(await readClvpConfig(new LocalFolder(dir)))).toBe((await m.memory())[0].parameters);
     expect(wasmFootprintBytes(m.numParameters())).toBeLessThan(WASM_HEAP_BYTES);
-    m.dispose();
+    await m.dispose();
   }
   // The published CLVP (HF defaults): ~2.7 GB of float32 weights, twice that on wasm.
   const published = countParameters(makeConfig({}));

@@ -22,7 +22,7 @@ describe('numberToWords', () => {
     expect(numberToWords(n)).toBe(words);
   });
 
-  it('is exact beyond 2^53 and stops at 10^18 like the reference', () => {
+  it('is exact beyond 2^53 and stops at 10^18 like the reference', async () => {
     expect(numberToWords(9007199254740993n)).toBe(
       'nine quadrillion, seven trillion, one hundred ninety-nine billion, two hundred fifty-four million, seven hundred forty thousand, nine hundred ninety-three',
     );
@@ -35,17 +35,17 @@ describe('numberToWords', () => {
 });
 
 describe('number rules', () => {
-  it('removes commas inside numbers', () => {
+  it('removes commas inside numbers', async () => {
     expect(normalizeNumbers('1,000,000 and 7,500')).toBe('one million and seven thousand, five hundred');
     expect(normalizeNumbers('1,2')).toBe('twelve');
   });
 
-  it('reads £ amounts when called directly, but the full normaliser drops £ first', () => {
+  it('reads £ amounts when called directly, but the full normaliser drops £ first', async () => {
     expect(normalizeNumbers('£100')).toBe('one hundred pounds');
     expect(norm.normalize('£100')).toBe('one hundred');
   });
 
-  it('expands dollars and cents with singular units', () => {
+  it('expands dollars and cents with singular units', async () => {
     expect(expandDollars('5')).toBe('5 dollars');
     expect(expandDollars('1')).toBe('1 dollar');
     expect(expandDollars('1.01')).toBe('1 dollar, 1 cent');
@@ -60,17 +60,17 @@ describe('number rules', () => {
     expect(norm.normalize('$1.2.3')).toBe('one point two.three dollars');
   });
 
-  it('fails where Python int() fails', () => {
+  it('fails where Python int() fails', async () => {
     expect(() => norm.normalize('$,5')).toThrow("invalid literal for int() with base 10: ',5'");
     expect(() => norm.normalize('$5,.5')).toThrow("invalid literal for int() with base 10: '5,'");
   });
 
-  it('reads decimals with "point"', () => {
+  it('reads decimals with "point"', async () => {
     expect(normalizeNumbers('3.14')).toBe('three point fourteen');
     expect(norm.normalize('version 2.0.1')).toBe('version two point zero.one');
   });
 
-  it('keeps the ordinal suffix, recomputed from the number', () => {
+  it('keeps the ordinal suffix, recomputed from the number', async () => {
     expect(expandOrdinal('1st')).toBe('onest');
     expect(expandOrdinal('2nd')).toBe('twond');
     expect(expandOrdinal('3rd')).toBe('threerd');
@@ -83,7 +83,7 @@ describe('number rules', () => {
     expect(expandOrdinal('3th')).toBe('threerd');
   });
 
-  it('reads 1001..2999 as years', () => {
+  it('reads 1001..2999 as years', async () => {
     expect(expandNumber('1000')).toBe('one thousand');
     expect(expandNumber('1001')).toBe('one thousand, one');
     expect(expandNumber('1066')).toBe('one thousand, sixty-six');
@@ -97,12 +97,12 @@ describe('number rules', () => {
     expect(expandNumber('007')).toBe('seven');
   });
 
-  it('handles numbers past 2^53 and out of range', () => {
+  it('handles numbers past 2^53 and out of range', async () => {
     expect(norm.normalize('9007199254740993')).toBe(numberToWords(9007199254740993n));
     expect(norm.normalize('12345678901234567890 items')).toBe('number out of range items');
   });
 
-  it('gives the same result run per whitespace-delimited run as over the whole text', () => {
+  it('gives the same result run per whitespace-delimited run as over the whole text', async () => {
     const pieces = ['1', '23', '2000', '1900', ',', '.', '$', 'st', 'nd', 'rd', 'th', ' ', '\t', 'a', 'x', '1,000', '3.5', '\x1c'];
     let seed = 11;
     const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
@@ -121,14 +121,14 @@ describe('number rules', () => {
     }
   });
 
-  it('leaves signs and separators in place', () => {
+  it('leaves signs and separators in place', async () => {
     expect(norm.normalize('-7 at 9:30am')).toBe('-seven at nine:thirtyam');
     expect(norm.normalize('50%')).toBe('fifty%');
   });
 });
 
 describe('abbreviations', () => {
-  it('expands the listed abbreviations with a period, case-insensitively', () => {
+  it('expands the listed abbreviations with a period, case-insensitively', async () => {
     expect(norm.normalize('Mr. Smith, Mrs. Jones, Dr. Who, Drs. Who')).toBe('mister smith, misess jones, doctor who, doctors who');
     expect(norm.normalize('St. Ft. Co. Ltd. Jr. Esq. Capt. Sgt. Lt. Col. Gen. Maj. Rev. Hon.')).toBe(
       'saint fort company limited junior esquire captain sergeant lieutenant colonel general major reverend honorable',
@@ -136,14 +136,14 @@ describe('abbreviations', () => {
     expect(norm.normalize('DR. X')).toBe('doctor x');
   });
 
-  it('matches the reference rule-by-rule order when abbreviations touch', () => {
+  it('matches the reference rule-by-rule order when abbreviations touch', async () => {
     // 'mr' runs before 'dr': after 'mr.' -> 'mister' the 'dr.' has no word boundary left.
     expect(norm.expandAbbreviations('mr.dr.')).toBe('misterdr.');
     expect(norm.expandAbbreviations('dr.mr.')).toBe('doctormister');
     expect(norm.expandAbbreviations('mr.dr.mr.')).toBe('misterdr.mister');
   });
 
-  it('equals one regex pass per abbreviation on random abbreviation soup', () => {
+  it('equals one regex pass per abbreviation on random abbreviation soup', async () => {
     const sequential = (text: string) => ABBREVIATIONS.reduce((t, [short, long]) => t.replace(new RegExp(`\\b${short}\\.`, 'gi'), long), text);
     const pieces = [...ABBREVIATIONS.map(([s]) => s + '.'), 'x', ' ', '.', 's', 'Dr.', 'MRS.', '1'];
     let seed = 7;
@@ -156,7 +156,7 @@ describe('abbreviations', () => {
     }
   });
 
-  it('needs the period and a word boundary', () => {
+  it('needs the period and a word boundary', async () => {
     expect(norm.normalize('mr smith')).toBe('mr smith');
     expect(norm.normalize('xdr. y')).toBe('xdr. y');
     expect(norm.normalize('1st. place')).toBe('onest. place');
@@ -165,25 +165,25 @@ describe('abbreviations', () => {
 });
 
 describe('text clean-up', () => {
-  it('drops non-ASCII characters, including non-ASCII spaces', () => {
+  it('drops non-ASCII characters, including non-ASCII spaces', async () => {
     expect(norm.convertToAscii('Café crème')).toBe('Caf crme');
     expect(norm.normalize('a\u00a0b')).toBe('ab');
     expect(norm.normalize('pizza 🍕!')).toBe('pizza !');
     expect(norm.normalize('Ελληνικά')).toBe('');
   });
 
-  it('lower-cases', () => {
+  it('lower-cases', async () => {
     expect(norm.normalize('ThIs Is MiXeD')).toBe('this is mixed');
   });
 
-  it('collapses whitespace with Python \\s semantics (\\x1c-\\x1f included)', () => {
+  it('collapses whitespace with Python \\s semantics (\\x1c-\\x1f included)', async () => {
     expect(norm.normalize('a \t\n\r\v\f b')).toBe('a b');
     expect(norm.normalize('a\x1cb\x1dc\x1ed\x1fe')).toBe('a b c d e');
     expect(norm.normalize('   lead')).toBe(' lead');
     expect(norm.normalize('trail  ')).toBe('trail ');
   });
 
-  it('removes double quotes only', () => {
+  it('removes double quotes only', async () => {
     expect(norm.normalize('"double" and \'single\'')).toBe("double and 'single'");
   });
 });

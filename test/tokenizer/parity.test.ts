@@ -1,4 +1,5 @@
 // Parity of ClvpTokenizer with transformers' (cases/tokenizer.json of the shared reference).
+import { LocalFolder } from '../../src/io/local_files';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -17,9 +18,10 @@ function haveReference(): boolean {
 describe('tokenizer parity with the reference', () => {
   it('passes every tokenizer case through the parity handler', async () => {
     if (!haveReference()) return;
-    const entry = readCaseIndex(referenceDir).find((e) => e.call === 'tokenizer');
+    const ref = new LocalFolder(referenceDir);
+    const entry = (await readCaseIndex(ref)).find((e) => e.call === 'tokenizer');
     expect(entry).toBeDefined();
-    const result = await tokenizerHandler(loadCase(referenceDir, entry!));
+    const result = await tokenizerHandler(await loadCase(ref, entry!));
     const comps = result.comparisons ?? [];
     const failed = comps.filter((c) => !c.ok);
     if (failed.length) console.log(`${failed.length} of ${comps.length} tokenizer comparisons failed:\n` + failed.map((c) => '  ' + c.message).join('\n'));
@@ -29,7 +31,7 @@ describe('tokenizer parity with the reference', () => {
     expect(failed.map((c) => c.message)).toEqual([]);
   });
 
-  it('gives the same results from a Tortoise-format tokenizer.json of the reference vocabulary', () => {
+  it('gives the same results from a Tortoise-format tokenizer.json of the reference vocabulary', async () => {
     if (!haveReference()) return;
     // Built in a temporary folder from the reference files, never stored in the repository.
     const tokDir = path.join(referenceDir, 'tokenizer');
@@ -39,7 +41,7 @@ describe('tokenizer parity with the reference', () => {
     const file = path.join(dir, 'tokenizer.json');
     fs.writeFileSync(file, JSON.stringify({ version: '1.0', added_tokens: [], model: { type: 'BPE', unk_token: '[UNK]', vocab, merges } }));
     try {
-      const tok = ClvpTokenizer.fromTortoiseTokenizerJson(file);
+      const tok = await ClvpTokenizer.fromTortoiseTokenizerJson(file);
       const cases = JSON.parse(fs.readFileSync(path.join(referenceDir, 'cases', 'tokenizer.json'), 'utf8')) as TokenizerCasesJson;
       const failed = compareTokenizerCases(tok, cases).filter((c) => !c.ok);
       expect(failed.map((c) => c.message)).toEqual([]);

@@ -34,7 +34,7 @@ function writeTortoiseJson(dir: string, mergesAsPairs = false): string {
 }
 
 describe('byte-level alphabet', () => {
-  it('maps printable bytes to themselves and the rest above U+0100', () => {
+  it('maps printable bytes to themselves and the rest above U+0100', async () => {
     expect(BYTE_TO_CHAR[0x41]).toBe('A');
     expect(BYTE_TO_CHAR[0x20]).toBe('\u0120');
     expect(BYTE_TO_CHAR[0x0a]).toBe('\u010a');
@@ -48,7 +48,7 @@ describe('byte-level alphabet', () => {
 
 describe('BytePairEncoding', () => {
   const bpe = new BytePairEncoding([['l', 'o'], ['lo', 'w'], ['e', 'r'], ['w', 'er'], null, ['low', 'er']]);
-  it('merges by rank, everywhere at once, until nothing ranks', () => {
+  it('merges by rank, everywhere at once, until nothing ranks', async () => {
     expect(bpe.encode('lower')).toEqual(['lower']);
     expect(bpe.encode('lowe')).toEqual(['low', 'e']);
     expect(bpe.encode('lolo')).toEqual(['lo', 'lo']);
@@ -57,16 +57,19 @@ describe('BytePairEncoding', () => {
     expect(bpe.rank('low', 'er')).toBe(5);
     expect(bpe.rank('o', 'l')).toBeUndefined();
   });
-  it('gives a repeated rule the rank of its last occurrence', () => {
+  it('gives a repeated rule the rank of its last occurrence', async () => {
     const dup = new BytePairEncoding([['a', 'b'], ['b', 'c'], ['a', 'b']]);
     expect(dup.encode('abc')).toEqual(['a', 'bc']);
   });
 });
 
 describe('ClvpTokenizer on the small vocabulary', () => {
-  const tok = ClvpTokenizer.fromPretrained(SMALL);
+  let tok: ClvpTokenizer;
+  beforeAll(async () => {
+    tok = await ClvpTokenizer.fromPretrained(SMALL);
+  });
 
-  it('reads the special tokens and gives <|endoftext|> the id after the vocabulary', () => {
+  it('reads the special tokens and gives <|endoftext|> the id after the vocabulary', async () => {
     expect(tok.vocabSize).toBe(59);
     expect(tok.length).toBe(60);
     expect([tok.bosToken, tok.bosTokenId]).toEqual(['<|endoftext|>', 59]);
@@ -76,7 +79,7 @@ describe('ClvpTokenizer on the small vocabulary', () => {
     expect(tok.allSpecialIds).toEqual([59, 0, 1]);
   });
 
-  it('tokenises with [SPACE] for the space symbol and merges by rank', () => {
+  it('tokenises with [SPACE] for the space symbol and merges by rank', async () => {
     expect(tok.tokenize('Hello world')).toEqual(['hello', '[SPACE]', 'world']);
     expect(tok.encode('Hello world')).toEqual([44, 2, 48]);
     expect(tok.tokenize('there')).toEqual(['the', 'r', 'e']);
@@ -87,7 +90,7 @@ describe('ClvpTokenizer on the small vocabulary', () => {
     expect(tok.tokenize('')).toEqual([]);
   });
 
-  it('keeps unknown symbols as tokens and maps them to [UNK]', () => {
+  it('keeps unknown symbols as tokens and maps them to [UNK]', async () => {
     expect(tok.tokenize('a;b')).toEqual(['a', ';', 'b']);
     expect(tok.encode('a;b')).toEqual([9, 1, 10]);
     expect(tok.convertTokensToIds(['a', 'nope', '<|endoftext|>'])).toEqual([9, 1, 59]);
@@ -95,7 +98,7 @@ describe('ClvpTokenizer on the small vocabulary', () => {
     expect(tok.convertIdsToTokens([9, 59, 0], true)).toEqual(['a']);
   });
 
-  it('splits literal added tokens out before normalising', () => {
+  it('splits literal added tokens out before normalising', async () => {
     expect(tok.tokenize('[STOP] in')).toEqual(['[STOP]', '[SPACE]', 'in']);
     expect(tok.tokenize('a<|endoftext|>b')).toEqual(['a', '<|endoftext|>', 'b']);
     expect(tok.encode('a<|endoftext|>b')).toEqual([9, 59, 10]);
@@ -105,25 +108,25 @@ describe('ClvpTokenizer on the small vocabulary', () => {
     expect(tok.encode('[stop]')).toEqual([1, 53, 23, 24, 1]);
   });
 
-  it('tokenises special tokens as text with splitSpecialTokens', () => {
-    const split = ClvpTokenizer.fromPretrained(SMALL, { splitSpecialTokens: true });
+  it('tokenises special tokens as text with splitSpecialTokens', async () => {
+    const split = await ClvpTokenizer.fromPretrained(SMALL, { splitSpecialTokens: true });
     expect(split.tokenize('[STOP]')).toEqual(['[', 'st', 'o', 'p', ']']);
   });
 
-  it('applies the lstrip / rstrip / single_word flags of added tokens', () => {
-    const t = ClvpTokenizer.fromPretrained(SMALL, {
+  it('applies the lstrip / rstrip / single_word flags of added tokens', async () => {
+    const t = await ClvpTokenizer.fromPretrained(SMALL, {
       additionalSpecialTokens: [makeAddedToken('<r>', { rstrip: true, special: true }), makeAddedToken('<l>', { lstrip: true, special: true })],
     });
     expect(t.convertTokensToIds(['<r>', '<l>'])).toEqual([60, 61]);
     expect(t.tokenize('a <r>  b')).toEqual(['a', '[SPACE]', '<r>', 'b']);
     expect(t.tokenize('a   <l> b')).toEqual(['a', '<l>', '[SPACE]', 'b']);
-    const sw = ClvpTokenizer.fromPretrained(SMALL, { additionalSpecialTokens: [makeAddedToken('<w>', { singleWord: true, special: true })] });
+    const sw = await ClvpTokenizer.fromPretrained(SMALL, { additionalSpecialTokens: [makeAddedToken('<w>', { singleWord: true, special: true })] });
     expect(sw.tokenize('a <w> b')).toEqual(['a', '[SPACE]', '<w>', '[SPACE]', 'b']);
     // Inside a word the token is not split out; '<' and '>' are unknown symbols.
     expect(sw.tokenize('a<w>')).toEqual(['a', '<', 'w', '>']);
   });
 
-  it('encodes single texts and batches with padding and truncation as transformers does', () => {
+  it('encodes single texts and batches with padding and truncation as transformers does', async () => {
     expect(tok.call('Hello world')).toEqual({ inputIds: [44, 2, 48], attentionMask: [1, 1, 1] });
     expect(tok.call('Hello world', { padding: 'max_length', maxLength: 5 })).toEqual({ inputIds: [44, 2, 48, 0, 0], attentionMask: [1, 1, 1, 0, 0] });
     expect(tok.call('Hello world', { padding: true, padToMultipleOf: 4 })).toEqual({ inputIds: [44, 2, 48, 0], attentionMask: [1, 1, 1, 0] });
@@ -143,21 +146,21 @@ describe('ClvpTokenizer on the small vocabulary', () => {
     expect(tok.call('a', { returnAttentionMask: false })).toEqual({ inputIds: [9] });
   });
 
-  it('reproduces the empty-text quirks', () => {
+  it('reproduces the empty-text quirks', async () => {
     // A single empty text is never padded (pad() returns early on empty input).
     expect(tok.call('', { padding: 'max_length', maxLength: 3 })).toEqual({ inputIds: [], attentionMask: [] });
     // In a batch it is padded like any other row.
     expect(tok.call(['', 'a b'], { padding: true })).toEqual({ inputIds: [[0, 0, 0], [9, 2, 10]], attentionMask: [[0, 0, 0], [1, 1, 1]] });
   });
 
-  it('pads on the left and truncates on the left when configured', () => {
-    const left = ClvpTokenizer.fromPretrained(SMALL, { paddingSide: 'left', truncationSide: 'left' });
+  it('pads on the left and truncates on the left when configured', async () => {
+    const left = await ClvpTokenizer.fromPretrained(SMALL, { paddingSide: 'left', truncationSide: 'left' });
     expect(left.call(['a', 'a b'], { padding: true })).toEqual({ inputIds: [[0, 0, 9], [9, 2, 10]], attentionMask: [[0, 0, 1], [1, 1, 1]] });
     expect(left.call('a b c', { maxLength: 2 }).inputIds).toEqual([2, 11]);
   });
 
-  it('adds bos/eos when enabled, counting them towards max_length', () => {
-    const be = ClvpTokenizer.fromPretrained(SMALL, { addBosToken: true, addEosToken: true });
+  it('adds bos/eos when enabled, counting them towards max_length', async () => {
+    const be = await ClvpTokenizer.fromPretrained(SMALL, { addBosToken: true, addEosToken: true });
     expect(be.encode('a b')).toEqual([59, 9, 2, 10, 0]);
     expect(be.call('a b', { maxLength: 4 }).inputIds).toEqual([59, 9, 2, 0]);
     expect(be.call('a b', { addSpecialTokens: false }).inputIds).toEqual([9, 2, 10]);
@@ -165,7 +168,7 @@ describe('ClvpTokenizer on the small vocabulary', () => {
     expect(be.call('a', { maxLength: 1 }).inputIds).toEqual([59, 9, 0]);
   });
 
-  it('returns int32 tensors with a batch axis', () => {
+  it('returns int32 tensors with a batch axis', async () => {
     // The cpu backend's one-time "install tfjs-node" notice is noise here.
     const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
     const single = tok.call('Hello world', { returnTensors: 'tf' });
@@ -178,7 +181,7 @@ describe('ClvpTokenizer on the small vocabulary', () => {
     warn.mockRestore();
   });
 
-  it('decodes with CLVP clean-up', () => {
+  it('decodes with CLVP clean-up', async () => {
     expect(tok.decode([44, 2, 48])).toBe('hello world');
     expect(tok.decode([44, 2, 48], { cleanUpTokenizationSpaces: false })).toBe('hello[SPACE]world');
     expect(tok.decode([59, 44, 1, 1, 0, 0])).toBe('<|endoftext|>hello ');
@@ -193,27 +196,27 @@ describe('ClvpTokenizer on the small vocabulary', () => {
     ids.dispose();
   });
 
-  it('decodes non-special added tokens apart, with spaces around them', () => {
-    const t = ClvpTokenizer.fromPretrained(SMALL, { addedTokensDecoder: new Map([...tok.addedTokensDecoder, [60, makeAddedToken('<new>')]]) });
+  it('decodes non-special added tokens apart, with spaces around them', async () => {
+    const t = await ClvpTokenizer.fromPretrained(SMALL, { addedTokensDecoder: new Map([...tok.addedTokensDecoder, [60, makeAddedToken('<new>')]]) });
     expect(t.encode('a<new>b')).toEqual([9, 60, 10]);
     expect(t.decode([9, 60, 10])).toBe('a <new> b');
     expect(t.decode([9, 60, 10], { spacesBetweenSpecialTokens: false })).toBe('a<new>b');
   });
 
-  it('loads a legacy folder (special_tokens_map.json + added_tokens.json) the same way', () => {
+  it('loads a legacy folder (special_tokens_map.json + added_tokens.json) the same way', async () => {
     const dir = tmp();
     for (const f of ['vocab.json', 'merges.txt', 'special_tokens_map.json']) fs.copyFileSync(path.join(SMALL, f), path.join(dir, f));
     fs.writeFileSync(path.join(dir, 'added_tokens.json'), JSON.stringify({ '<|endoftext|>': 59 }));
-    const legacy = ClvpTokenizer.fromPretrained(dir);
+    const legacy = await ClvpTokenizer.fromPretrained(dir);
     expect(legacy.bosTokenId).toBe(59);
     expect(legacy.tokenize('[STOP]<|endoftext|>')).toEqual(['[STOP]', '<|endoftext|>']);
     expect(legacy.encode('Hello world')).toEqual([44, 2, 48]);
   });
 
-  it('builds the same tokenizer from a Tortoise tokenizer.json', () => {
+  it('builds the same tokenizer from a Tortoise tokenizer.json', async () => {
     const dir = tmp();
     for (const pairs of [false, true]) {
-      const t = ClvpTokenizer.fromTortoiseTokenizerJson(writeTortoiseJson(dir, pairs));
+      const t = await ClvpTokenizer.fromTortoiseTokenizerJson(writeTortoiseJson(dir, pairs));
       expect(t.vocabSize).toBe(59);
       expect([t.bosTokenId, t.eosTokenId, t.padTokenId, t.unkTokenId]).toEqual([59, 0, 0, 1]);
       for (const text of ['Hello world', 'there her one two', '[STOP] [SPACE] <|endoftext|>', '3 things, 1st!']) {
@@ -224,7 +227,7 @@ describe('ClvpTokenizer on the small vocabulary', () => {
     }
   });
 
-  it('saves a vocabulary and a folder that load back identically', () => {
+  it('saves a vocabulary and a folder that load back identically', async () => {
     const dir = tmp();
     const [vocabFile, mergesFile] = tok.saveVocabulary(dir, 'x');
     expect(path.basename(vocabFile)).toBe('x-vocab.json');
@@ -235,7 +238,7 @@ describe('ClvpTokenizer on the small vocabulary', () => {
 
     const out = path.join(tmp(), 'saved');
     tok.savePretrained(out);
-    const back = ClvpTokenizer.fromPretrained(out);
+    const back = await ClvpTokenizer.fromPretrained(out);
     expect(back.getVocab()).toEqual(tok.getVocab());
     expect([back.bosTokenId, back.eosTokenId, back.padTokenId, back.unkTokenId]).toEqual([59, 0, 0, 1]);
     expect(back.call(['Hello world', '[STOP] there'], { padding: true })).toEqual(tok.call(['Hello world', '[STOP] there'], { padding: true }));

@@ -1,6 +1,6 @@
 // Parity handlers for the audio front end: `feature_extractor` cases (ClvpFeatureExtractor.__call__)
 // and `mel_filter_bank` cases (transformers audio_utils.mel_filter_bank + window_function).
-import * as path from 'path';
+import { subFolder } from '../../io/folder';
 import type { CallHandler } from '../runner';
 import type { LoadedCase } from '../cases';
 import type { HostTensor } from '../../io/safetensors';
@@ -29,13 +29,16 @@ export function rawSpeech(c: LoadedCase): Float32Array | Float32Array[] {
 }
 
 /** The extractor a case runs: `preprocessor_config` from the case (if it names one) or the reference's. */
-function extractorFor(c: LoadedCase, args: Record<string, unknown>): ClvpFeatureExtractor {
+async function extractorFor(c: LoadedCase, args: Record<string, unknown>): Promise<ClvpFeatureExtractor> {
   const named = c.spec.raw.preprocessor_config;
-  const file = typeof named === 'string' ? path.resolve(c.referenceDir, named) : path.join(c.referenceDir, 'preprocessor_config.json');
+  const name = typeof named === 'string' ? named : 'preprocessor_config.json';
+  const cut = name.lastIndexOf('/');
+  const folder = cut < 0 ? c.reference : subFolder(c.reference, name.slice(0, cut));
+  if (name.slice(cut + 1) !== 'preprocessor_config.json') throw new Error(`case ${c.spec.name}: preprocessor_config '${name}' must name a preprocessor_config.json`);
   const overrides: Partial<ClvpFeatureExtractorConfig> = {};
   // `mel_norms: null` stands for a default-constructed extractor (no normalisation).
   if ('mel_norms' in args) overrides.melNorms = (args.mel_norms as number[] | null) ?? null;
-  return ClvpFeatureExtractor.fromPretrained(file, overrides);
+  return ClvpFeatureExtractor.fromPretrained(folder, overrides);
 }
 
 const FEATURE_ARGS = ['sampling_rate', 'batched', 'padding', 'max_length', 'truncation', 'pad_to_multiple_of', 'return_attention_mask', 'return_tensors', 'mel_norms'] as const;
@@ -44,7 +47,7 @@ export const featureExtractorHandler: CallHandler = async (c) => {
   const args = checkArgs(c, FEATURE_ARGS);
   const speech = rawSpeech(c);
   if (args.batched === true && !Array.isArray(speech)) throw new Error(`case ${c.spec.name}: batched=true but a single raw_speech tensor`);
-  const fe = extractorFor(c, args);
+  const fe = await extractorFor(c, args);
   const out = fe.call(speech, {
     samplingRate: args.sampling_rate as number,
     padding: (args.padding ?? undefined) as PaddingOption | undefined,
@@ -78,7 +81,7 @@ export const melFilterBankHandler: CallHandler = async (c) => {
   // The extractor's window: periodic Hann over the FFT size implied by the bin count.
   const nFft = (bank.numFrequencyBins - 1) * 2;
   actual.set('window', { dtype: 'float32', shape: [nFft], data: Float32Array.from(windowFunction(nFft, 'hann')) });
-  const norms = extractorFor(c, {}).config.melNorms;
+  const norms = (await extractorFor(c, {})).config.melNorms;
   if (norms) actual.set('mel_norms', { dtype: 'float32', shape: [norms.length], data: Float32Array.from(norms) });
   return { actual };
 };

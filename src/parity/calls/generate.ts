@@ -2,7 +2,7 @@
 // cases, whose model logits we reproduce by teacher-forcing the reference's sampled tokens.
 import * as tf from '@tensorflow/tfjs-core';
 import { generationConfigFromJson } from '../../generation/generation_config';
-import { ClvpGenerateOptions, decodeSpeechTokens, decoderInputsEmbeds, generate, prepareConditioning, resolveGenerationConfig } from '../../generation/generate';
+import { ClvpGenerateOptions, decodeSpeechTokens, prepareConditioning, resolveGenerationConfig } from '../../generation/generate';
 import { HostTensor } from '../../io/safetensors';
 import { disposeOutput } from '../../models/modeling_clvp';
 import { LoadedCase } from '../cases';
@@ -30,8 +30,7 @@ export const generateHandler: CallHandler = async (c: LoadedCase) => {
   const model = await modelFor(c);
   const features = toTf(c.input('input_features')) as tf.Tensor3D;
   try {
-    const out = await generate(
-      model,
+    const out = await model.generate(
       { inputIds: idsOf(c.input('input_ids'), 'input_ids'), inputFeatures: features, attentionMask: c.hasInput('attention_mask') ? idsOf(c.input('attention_mask'), 'attention_mask') : undefined },
       { ...optionsFromArgs(c.spec.args), outputScores: true },
     );
@@ -70,38 +69,34 @@ export const generateHandler: CallHandler = async (c: LoadedCase) => {
 export const logitsWarpersHandler: CallHandler = async (c: LoadedCase) => {
   const model = await modelFor(c);
   const opts = optionsFromArgs(c.spec.args);
-  const config = resolveGenerationConfig(model, opts);
+  const config = resolveGenerationConfig(model.config, model.generationDefaults, opts);
   const features = toTf(c.input('input_features')) as tf.Tensor3D;
-  const { conditioning, ids, mask } = prepareConditioning(model, {
-    inputIds: idsOf(c.input('input_ids'), 'input_ids'), inputFeatures: features, attentionMask: c.hasInput('attention_mask') ? idsOf(c.input('attention_mask'), 'attention_mask') : undefined,
-  });
-  void ids;
-  void mask;
-  features.dispose();
-  const decIn = decoderInputsEmbeds(model, conditioning);
-  conditioning.dispose();
+  let decIn;
   try {
-    const forced = (k: number) => (c.tensors.has(`out.step.${k}.sampled_tokens`) ? (c.expected(`step.${k}.sampled_tokens`).data as Int32Array) : undefined);
-    const dec = await decodeSpeechTokens(model, decIn, config, { ...opts, outputScores: true, forcedTokens: forced });
-    const steps = dec.steps ?? [];
-    const rows = decIn.shape[0];
-    const vocab = model.config.decoderConfig.vocabSize;
-    // Our own model logits for each step, pushed through our processors.
-    const actual = checkWarperSteps(c, { logits: (k) => (steps[k] ? f32([rows, vocab], steps[k].logits) : undefined) });
-    steps.forEach((s, k) => {
-      if (!c.tensors.has(`out.step.${k}.logits`)) return;
-      actual.set(`step.${k}.logits`, f32([rows, vocab], s.logits));
-      const seqLen = k + 1;
-      const inIds = new Int32Array(rows * seqLen);
-      for (let r = 0; r < rows; r++) inIds.set(dec.sequences.data.subarray(r * dec.sequences.shape[1], r * dec.sequences.shape[1] + seqLen), r * seqLen);
-      actual.set(`step.${k}.input_ids`, i32([rows, seqLen], inIds));
-      // Sampling is not portable across frameworks: the reference's draws are teacher-forced, so
-      // they are echoed here (raw draws: a finished row's sequence holds the pad id instead).
-      const sampled = forced(k);
-      if (sampled) actual.set(`step.${k}.sampled_tokens`, i32([rows], Int32Array.from(sampled)));
-    });
-    return { actual };
+    ({ decoderInputs: decIn } = await prepareConditioning(model.runtime, {
+      inputIds: idsOf(c.input('input_ids'), 'input_ids'), inputFeatures: features, attentionMask: c.hasInput('attention_mask') ? idsOf(c.input('attention_mask'), 'attention_mask') : undefined,
+    }));
   } finally {
-    decIn.dispose();
+    features.dispose();
   }
+  const forced = (k: number) => (c.tensors.has(`out.step.${k}.sampled_tokens`) ? (c.expected(`step.${k}.sampled_tokens`).data as Int32Array) : undefined);
+  const dec = await decodeSpeechTokens(model.runtime, decIn, config, { ...opts, outputScores: true, forcedTokens: forced });
+  const steps = dec.steps ?? [];
+  const rows = decIn.shape[0];
+  const vocab = model.config.decoderConfig.vocabSize;
+  // Our own model logits for each step, pushed through our processors.
+  const actual = checkWarperSteps(c, { logits: (k) => (steps[k] ? f32([rows, vocab], steps[k].logits) : undefined) });
+  steps.forEach((s, k) => {
+    if (!c.tensors.has(`out.step.${k}.logits`)) return;
+    actual.set(`step.${k}.logits`, f32([rows, vocab], s.logits));
+    const seqLen = k + 1;
+    const inIds = new Int32Array(rows * seqLen);
+    for (let r = 0; r < rows; r++) inIds.set(dec.sequences.data.subarray(r * dec.sequences.shape[1], r * dec.sequences.shape[1] + seqLen), r * seqLen);
+    actual.set(`step.${k}.input_ids`, i32([rows, seqLen], inIds));
+    // Sampling is not portable across frameworks: the reference's draws are teacher-forced, so
+    // they are echoed here (raw draws: a finished row's sequence holds the pad id instead).
+    const sampled = forced(k);
+    if (sampled) actual.set(`step.${k}.sampled_tokens`, i32([rows], Int32Array.from(sampled)));
+  });
+  return { actual };
 };

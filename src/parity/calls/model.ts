@@ -1,59 +1,64 @@
 // Parity handlers for the model-side call types (encoders, conditioning, decoder, composite model).
+// Every handler goes through the model's runtime, so `clvp parity --tp N` runs each case on N
+// tensor-parallel workers with no other change.
 import * as tf from '@tensorflow/tfjs-core';
-import * as path from 'path';
+import { ClvpModelForConditionalGeneration, RuntimeOptions } from '../../clvp_model';
 import { HostTensor } from '../../io/safetensors';
-import { KVCache } from '../../layers/kv_cache';
-import { ClvpEncoderOutput } from '../../models/clvp_encoder';
 import { padExtraBosEosTokens } from '../../models/conditioning_encoder';
-import { ClvpModelForConditionalGeneration, disposeOutput, fixSpeechDecoderOutput } from '../../models/modeling_clvp';
+import { disposeOutput, fixSpeechDecoderOutput } from '../../models/modeling_clvp';
+import { EncoderResult } from '../../runtime/runtime';
 import { LoadedCase } from '../cases';
 import type { CallHandler } from '../runner';
-import { fromTf, hostIds, idsOf, toTf } from '../tensors';
+import { fromTf, hostIds, idsOf } from '../tensors';
 
-/** Models loaded during one parity run, keyed by their path (a folder, or folder/weights-file). */
+/** Models loaded during one parity run, keyed by what the case names. */
 const models = new Map<string, Promise<ClvpModelForConditionalGeneration>>();
+let runtimeOptions: RuntimeOptions = {};
+
+/** How parity runs its models (e.g. tp: 2); drops the models loaded with other settings. */
+export async function configureParityModels(opts: RuntimeOptions): Promise<void> {
+  await disposeCachedModels();
+  runtimeOptions = opts;
+}
 
 export function modelFor(c: LoadedCase): Promise<ClvpModelForConditionalGeneration> {
-  const p = c.modelPath();
-  let m = models.get(p);
+  const { key, folder, weightsFile } = c.model();
+  let m = models.get(key);
   if (!m) {
-    m = p.endsWith('.safetensors')
-      ? ClvpModelForConditionalGeneration.fromPretrained(path.dirname(p), { weightsFile: path.basename(p) })
-      : ClvpModelForConditionalGeneration.fromPretrained(p);
-    models.set(p, m);
+    m = ClvpModelForConditionalGeneration.fromPretrained(folder, { ...runtimeOptions, weightsFile });
+    models.set(key, m);
   }
   return m;
 }
 
 /** Free every model a run loaded. */
 export async function disposeCachedModels(): Promise<void> {
-  for (const m of models.values()) (await m.catch(() => undefined))?.dispose();
+  for (const m of models.values()) await (await m.catch(() => undefined))?.dispose();
   models.clear();
 }
 
-function encoderOutputs(out: ClvpEncoderOutput, into: Map<string, HostTensor>): void {
-  into.set('embeds', fromTf(out.embeds));
-  into.set('pooler_output', fromTf(out.poolerOutput));
-  into.set('last_hidden_state', fromTf(out.lastHiddenState));
-  out.hiddenStates?.forEach((h, i) => into.set(`hidden_states.${i}`, fromTf(h)));
-  out.attentions?.forEach((a, i) => into.set(`attentions.${i}`, fromTf(a)));
-  disposeOutput(out);
+function encoderOutputs(out: EncoderResult, into: Map<string, HostTensor>): void {
+  into.set('embeds', out.embeds);
+  into.set('pooler_output', out.poolerOutput);
+  if (out.lastHiddenState) into.set('last_hidden_state', out.lastHiddenState);
+  out.hiddenStates?.forEach((h, i) => into.set(`hidden_states.${i}`, h));
+  out.attentions?.forEach((a, i) => into.set(`attentions.${i}`, a));
 }
 
 const maybeIds = (c: LoadedCase, name: string) => (c.hasInput(name) ? idsOf(c.input(name), name) : undefined);
 
-const encoderCall = (which: 'text_encoder_model' | 'speech_encoder_model'): CallHandler => async (c) => {
+const encoderCall = (which: 'text' | 'speech'): CallHandler => async (c) => {
   const model = await modelFor(c);
   const actual = new Map<string, HostTensor>();
-  const out = model[which].forward({ inputIds: idsOf(c.input('input_ids'), 'input_ids'), attentionMask: maybeIds(c, 'attention_mask'), outputHiddenStates: true, outputAttentions: true });
+  const out = await model.runtime.encoder({ which, ids: idsOf(c.input('input_ids'), 'input_ids'), mask: maybeIds(c, 'attention_mask'), lastHiddenState: true, hiddenStates: true, attentions: true });
   encoderOutputs(out, actual);
   return { actual };
 };
 
 const getFeatures: CallHandler = async (c) => {
   const model = await modelFor(c);
-  const text = model.getTextFeatures({ inputIds: idsOf(c.input('input_ids'), 'input_ids'), attentionMask: maybeIds(c, 'attention_mask') });
-  const speech = model.getSpeechFeatures({ speechIds: idsOf(c.input('speech_ids'), 'speech_ids'), attentionMask: maybeIds(c, 'speech_attention_mask') });
+  const text = await model.getTextFeatures({ inputIds: idsOf(c.input('input_ids'), 'input_ids'), attentionMask: maybeIds(c, 'attention_mask') });
+  const speech = await model.getSpeechFeatures({ speechIds: idsOf(c.input('speech_ids'), 'speech_ids'), attentionMask: maybeIds(c, 'speech_attention_mask') });
   const actual = new Map([['text_features', fromTf(text)], ['speech_features', fromTf(speech)]]);
   text.dispose();
   speech.dispose();
@@ -62,15 +67,8 @@ const getFeatures: CallHandler = async (c) => {
 
 const conditioning: CallHandler = async (c) => {
   const model = await modelFor(c);
-  const features = toTf(c.input('input_features')) as tf.Tensor3D;
-  try {
-    const out = model.conditioning_encoder.forward({ inputFeatures: features, inputIds: idsOf(c.input('input_ids'), 'input_ids'), attentionMask: maybeIds(c, 'attention_mask') });
-    const actual = new Map([['conditioning_embeds', fromTf(out)]]);
-    out.dispose();
-    return { actual };
-  } finally {
-    features.dispose();
-  }
+  const out = await model.runtime.conditioningEncoder({ features: c.input('input_features'), ids: idsOf(c.input('input_ids'), 'input_ids'), mask: maybeIds(c, 'attention_mask') });
+  return { actual: new Map([['conditioning_embeds', out]]) };
 };
 
 const padBosEos: CallHandler = async (c) => {
@@ -85,47 +83,35 @@ const padBosEos: CallHandler = async (c) => {
 
 const decoderForward: CallHandler = async (c) => {
   const model = await modelFor(c);
-  const embeds = c.hasInput('inputs_embeds') ? (toTf(c.input('inputs_embeds')) as tf.Tensor3D) : undefined;
-  try {
-    const out = model.speech_decoder_model.forward({
-      inputIds: embeds ? undefined : idsOf(c.input('input_ids'), 'input_ids'),
-      inputsEmbeds: embeds,
-      attentionMask: maybeIds(c, 'attention_mask'),
-      outputHiddenStates: true,
-    });
-    const actual = new Map([['logits', fromTf(out.logits)]]);
-    out.hiddenStates?.forEach((h, i) => actual.set(`hidden_states.${i}`, fromTf(h)));
-    disposeOutput(out);
-    return { actual };
-  } finally {
-    embeds?.dispose();
-  }
+  const embeds = c.hasInput('inputs_embeds') ? c.input('inputs_embeds') : undefined;
+  const out = await model.runtime.decoder({
+    ids: embeds ? undefined : idsOf(c.input('input_ids'), 'input_ids'),
+    embeds,
+    mask: maybeIds(c, 'attention_mask'),
+    hiddenStates: true,
+  });
+  const actual = new Map([['logits', out.logits]]);
+  out.hiddenStates?.forEach((h, i) => actual.set(`hidden_states.${i}`, h));
+  return { actual };
 };
 
 const decoderWithCache: CallHandler = async (c) => {
-  const model = await modelFor(c);
-  const lm = model.speech_decoder_model;
+  const rt = (await modelFor(c)).runtime;
   const prefix = idsOf(c.input('prefix_ids'), 'prefix_ids');
   const next = idsOf(c.input('next_ids'), 'next_ids');
-  const cache = new KVCache(lm.config.numHiddenLayers, 4);
+  const cache = await rt.newCache(4);
   const actual = new Map<string, HostTensor>();
   try {
-    const p = lm.forward({ inputIds: prefix, cache });
-    actual.set('prefix_logits', fromTf(p.logits));
-    disposeOutput(p);
+    actual.set('prefix_logits', (await rt.decoder({ ids: prefix, cache })).logits);
     const pos = c.hasInput('position_ids') ? c.input('position_ids') : undefined;
-    const s = lm.forward({ inputIds: next, cache, positionIds: pos ? { data: pos.data as Int32Array, shape: [1, pos.data.length] } : undefined });
-    actual.set('step_logits', fromTf(s.logits));
-    disposeOutput(s);
-    for (let i = 0; i < lm.config.numHiddenLayers; i++) {
-      const { key, value } = cache.legacy(i);
-      actual.set(`present.${i}.key`, fromTf(key));
-      actual.set(`present.${i}.value`, fromTf(value));
-      key.dispose();
-      value.dispose();
-    }
+    const s = await rt.decoder({ ids: next, cache, positionIds: pos ? { data: pos.data as Int32Array, shape: [1, pos.data.length] } : undefined, present: true });
+    actual.set('step_logits', s.logits);
+    s.present!.forEach(({ key, value }, i) => {
+      actual.set(`present.${i}.key`, key);
+      actual.set(`present.${i}.value`, value);
+    });
   } finally {
-    cache.dispose();
+    await rt.releaseCache(cache);
   }
   const [b, t] = prefix.shape;
   const full = new Int32Array(b * (t + 1));
@@ -133,9 +119,7 @@ const decoderWithCache: CallHandler = async (c) => {
     full.set(prefix.data.subarray(i * t, (i + 1) * t), i * (t + 1));
     full[i * (t + 1) + t] = next.data[i];
   }
-  const f = lm.forward({ inputIds: { data: full, shape: [b, t + 1] } });
-  actual.set('full_logits', fromTf(f.logits));
-  disposeOutput(f);
+  actual.set('full_logits', (await rt.decoder({ ids: { data: full, shape: [b, t + 1] } })).logits);
   return { actual };
 };
 
@@ -147,10 +131,11 @@ const fixOutput: CallHandler = async (c) => {
 
 const modelForward: CallHandler = async (c) => {
   const model = await modelFor(c);
-  const features = toTf(c.input('input_features')) as tf.Tensor3D;
+  const features = c.input('input_features');
+  const inputFeatures = tf.tensor3d(features.data as Float32Array, features.shape as [number, number, number]);
   try {
-    const out = model.forward({
-      inputIds: idsOf(c.input('input_ids'), 'input_ids'), inputFeatures: features, attentionMask: maybeIds(c, 'attention_mask'),
+    const out = await model.forward({
+      inputIds: idsOf(c.input('input_ids'), 'input_ids'), inputFeatures, attentionMask: maybeIds(c, 'attention_mask'),
       returnLoss: (c.spec.args.return_loss as boolean | undefined) ?? true,
     });
     const actual = new Map<string, HostTensor>([
@@ -168,23 +153,22 @@ const modelForward: CallHandler = async (c) => {
     disposeOutput(out);
     return { actual };
   } finally {
-    features.dispose();
+    inputFeatures.dispose();
   }
 };
 
 const textEncoderAndDecoder: CallHandler = async (c) => {
   const model = await modelFor(c);
-  const text = model.getTextFeatures({ inputIds: idsOf(c.input('input_ids'), 'input_ids'), attentionMask: maybeIds(c, 'attention_mask') });
-  const dec = model.speech_decoder_model.forward({ inputIds: idsOf(c.input('decoder_input_ids'), 'decoder_input_ids') });
-  const actual = new Map([['text_embeds', fromTf(text)], ['decoder_logits', fromTf(dec.logits)]]);
+  const text = await model.getTextFeatures({ inputIds: idsOf(c.input('input_ids'), 'input_ids'), attentionMask: maybeIds(c, 'attention_mask') });
+  const dec = await model.runtime.decoder({ ids: idsOf(c.input('decoder_input_ids'), 'decoder_input_ids') });
+  const actual = new Map([['text_embeds', fromTf(text)], ['decoder_logits', dec.logits]]);
   text.dispose();
-  disposeOutput(dec);
   return { actual };
 };
 
 export const MODEL_HANDLERS: Record<string, CallHandler> = {
-  text_encoder: encoderCall('text_encoder_model'),
-  speech_encoder: encoderCall('speech_encoder_model'),
+  text_encoder: encoderCall('text'),
+  speech_encoder: encoderCall('speech'),
   get_features: getFeatures,
   conditioning_encoder: conditioning,
   pad_extra_bos_eos_tokens: padBosEos,

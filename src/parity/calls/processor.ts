@@ -1,7 +1,6 @@
 // Parity handler for ClvpProcessor cases: text and/or audio through one call.
-import * as fs from 'fs';
-import * as path from 'path';
 import { ClvpFeatureExtractor } from '../../audio/feature_extraction_clvp';
+import { subFolder } from '../../io/folder';
 import { HostTensor } from '../../io/safetensors';
 import { disposeOutput } from '../../models/modeling_clvp';
 import { ClvpProcessor, ClvpProcessorCall } from '../../processing_clvp';
@@ -16,11 +15,10 @@ const KNOWN = new Set(['text', 'sampling_rate', 'padding', 'truncation', 'max_le
 export const processorHandler: CallHandler = async (c: LoadedCase) => {
   const args = c.spec.args;
   for (const k of Object.keys(args)) if (!KNOWN.has(k)) throw new Error(`case ${c.spec.name}: unsupported processor argument '${k}'`);
-  const pre = path.join(c.referenceDir, 'preprocessor_config.json');
-  const tokDir = path.join(c.referenceDir, 'tokenizer');
-  const processor = fs.existsSync(path.join(tokDir, 'preprocessor_config.json'))
-    ? ClvpProcessor.fromPretrained(tokDir)
-    : new ClvpProcessor(ClvpFeatureExtractor.fromPretrained(pre), ClvpTokenizer.fromPretrained(tokDir));
+  const tokDir = subFolder(c.reference, 'tokenizer');
+  const processor = (await tokDir.has('preprocessor_config.json'))
+    ? await ClvpProcessor.fromPretrained(tokDir)
+    : new ClvpProcessor(await ClvpFeatureExtractor.fromPretrained(c.reference), await ClvpTokenizer.fromPretrained(tokDir));
   const hasAudio = c.hasInput('raw_speech') || c.hasInput('raw_speech.0');
   const call: ClvpProcessorCall = {
     text: args.text as string | string[] | undefined,

@@ -1,6 +1,6 @@
 // Parity of the text front-end against cases/tokenizer.json, produced by transformers'
 // models/clvp/tokenization_clvp.py (ClvpTokenizer, 4.4x) on the reference tokenizer folder.
-import * as path from 'path';
+import { subFolder } from '../../io/folder';
 import { LoadedCase } from '../cases';
 import { Comparison } from '../compare';
 import type { CallHandler, HandlerResult } from '../runner';
@@ -137,6 +137,6 @@ export const tokenizerHandler: CallHandler = async (c: LoadedCase): Promise<Hand
   for (const key of ['single', 'batches', 'decodes'] as const) {
     if (!Array.isArray(raw[key])) throw new Error(`${c.entry.file ?? c.entry.name}: no '${key}' list`);
   }
-  const tok = ClvpTokenizer.fromPretrained(path.join(c.referenceDir, 'tokenizer'));
+  const tok = await ClvpTokenizer.fromPretrained(subFolder(c.reference, 'tokenizer'));
   return { comparisons: compareTokenizerCases(tok, raw) };
 };

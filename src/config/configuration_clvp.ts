@@ -1,6 +1,5 @@
 // Follows transformers/models/clvp/configuration_clvp.py: ClvpEncoderConfig, ClvpDecoderConfig, ClvpConfig.
 // Field names are camelCase here; `fromJson` / `toJson` translate HF's snake_case config.json.
-import * as fs from 'fs';
 
 /** Text or speech encoder (HF `ClvpEncoderConfig`). Defaults are HF's (the text encoder's). */
 export interface ClvpEncoderConfig {
@@ -221,16 +220,6 @@ export function configFromJson(json: Record<string, unknown>, where = 'config.js
   };
   validateConfig(cfg, where);
   return cfg;
-}
-
-export function readConfig(file: string): ClvpConfig {
-  let json: Record<string, unknown>;
-  try {
-    json = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new ConfigError(`${file}: cannot read config: ${(e as Error).message}`);
-  }
-  return configFromJson(json, file);
 }
 
 /** The nested HF layout, for writing `config.json`. */

@@ -1,0 +1,117 @@
+// The Node platform: local folders (and Hugging Face Hub ids, resolved through the cache),
+// worker_threads workers, tfjs-node when installed, wasm binaries from node_modules.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Worker } from 'worker_threads';
+import { FolderLocation, ModelFolder, ModelFolderError } from '../io/folder';
+import { LocalFolder } from '../io/local_files';
+import { openSingle } from '../io/open';
+import { TensorReader, TensorSourceReader } from '../io/tensor_reader';
+import { OpenModelOptions, Platform, WorkerEntry, WorkerPort } from './platform';
+
+
+function tryRequire(name: string): boolean {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function startNodeWorker(entry: WorkerEntry, init: unknown): WorkerPort {
+  const base = path.join(__dirname, 'node_worker');
+  const workerData = { entry, init };
+  let worker: Worker;
+  if (__filename.endsWith('.js')) {
+    worker = new Worker(base + '.js', { workerData });
+  } else {
+    // From the TypeScript sources (ts-node, ts-jest): the worker compiles them itself.
+    const project = path.resolve(__dirname, '..', '..', 'tsconfig.json');
+    const code = `require('ts-node').register({ transpileOnly: true, project: ${JSON.stringify(project)} }); require(${JSON.stringify(base + '.ts')});`;
+    worker = new Worker(code, { eval: true, workerData });
+  }
+  let exitHandler: ((cause: string) => void) | undefined;
+  let gone = false;
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  const report = (cause: string) => {
+    if (gone) return;
+    gone = true;
+    exitHandler?.(cause);
+  };
+  worker.on('error', (e) => report(`uncaught ${e.name}: ${e.message}`));
+  worker.on('exit', (code) => report(`exited with code ${code}`));
+  worker.on('messageerror', (e) => report(`could not deserialise a message: ${e.message}`));
+  return {
+    postMessage: (m) => worker.postMessage(m),
+    onMessage: (h) => worker.on('message', h),
+    onExit: (h) => {
+      exitHandler = h;
+    },
+    terminate: async () => {
+      gone = true;
+      await worker.terminate();
+      await exited;
+    },
+    setKeepsAlive: (on) => (on ? worker.ref() : worker.unref()),
+  };
+}
+
+export const nodePlatform: Platform = {
+  name: 'node',
+
+  async openModel(idOrPath: string, _opts: OpenModelOptions = {}): Promise<ModelFolder> {
+    if (fs.existsSync(idOrPath)) return LocalFolder.open(idOrPath);
+    throw new ModelFolderError(`${idOrPath}: no such model folder`);
+  },
+
+  async reopen(location: FolderLocation): Promise<ModelFolder> {
+    if (location.kind !== 'local') throw new ModelFolderError(`a ${location.kind} model location cannot be opened in Node`);
+    return new LocalFolder(location.dir);
+  },
+
+  startWorker: startNodeWorker,
+
+  async readFile(file: string): Promise<Uint8Array> {
+    try {
+      return fs.readFileSync(file);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new ModelFolderError(code === 'ENOENT' ? `${file}: cannot read: no such file` : code === 'EISDIR' ? `${file}: cannot read: it is a directory, not a file` : `${file}: cannot read: ${(e as Error).message}`);
+    }
+  },
+
+  isDirectory(p: string): boolean {
+    try {
+      return fs.statSync(p).isDirectory();
+    } catch {
+      return false;
+    }
+  },
+
+  writeTextFiles(dir: string, files: Record<string, string>): void {
+    fs.mkdirSync(dir, { recursive: true });
+    for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text, 'utf8');
+  },
+
+  env: (name) => process.env[name],
+
+  cores: () => os.availableParallelism(),
+
+  wasmPaths: () => path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + path.sep,
+
+  loadNativeBackend(): string | undefined {
+    if (tryRequire('@tensorflow/tfjs-node-gpu')) return 'tfjs-node-gpu (CUDA)';
+    if (tryRequire('@tensorflow/tfjs-node')) return 'tfjs-node';
+    return undefined;
+  },
+
+  defaultLog: (m) => process.stderr.write(m + '\n'),
+
+  async openTorchWeights(folder: ModelFolder, file: string): Promise<TensorReader> {
+    if (!(folder instanceof LocalFolder)) throw new ModelFolderError(`${folder.label}/${file}: PyTorch checkpoints are read from local folders only`);
+    return new TensorSourceReader(openSingle(folder.path(file)).source);
+  },
+};
