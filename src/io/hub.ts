@@ -413,21 +413,52 @@ async function hashExisting(hash: Hash, p: string): Promise<void> {
   for await (const chunk of fs.createReadStream(p)) hash.update(chunk as Buffer);
 }
 
+/** An open download: the response, its idle timer (the caller clears it) and the offset its body starts at. */
+interface OpenBody {
+  res: Response;
+  deadline: Deadline;
+  from: number;
+}
+
+/**
+ * GET the blob from `start` (a Range request when start > 0). A 200 to a Range request means the server sends
+ * the whole file (from = 0). Null: the partial file does not fit what the server has (416, or a 206 starting
+ * elsewhere), so the caller drops it and asks again from zero.
+ */
+async function openBody(st: Settings, file: string, revision: string, meta: FileMetadata, start: number): Promise<OpenBody | null> {
+  const headers = baseHeaders(st, meta.sendToken);
+  if (start > 0) headers.range = `bytes=${start}-`;
+  const deadline = new Deadline(st.signal, st.readTimeoutMs);
+  let res: Response;
+  try {
+    res = await fetch(meta.location, { headers, redirect: 'follow', signal: deadline.signal });
+  } catch (e) {
+    deadline.clear();
+    throw networkError(st, file, revision, meta.location, e, deadline.timedOut, 'download');
+  }
+  const rangeStart = /^bytes (\d+)-/.exec(res.headers.get('content-range') ?? '');
+  const usable = res.status === 200 || (res.status === 206 && start > 0 && rangeStart !== null && Number(rangeStart[1]) === start);
+  if (usable) return { res, deadline, from: res.status === 206 ? start : 0 };
+  deadline.clear();
+  await res.body?.cancel().catch(() => undefined);
+  if (start > 0 && (res.status === 416 || res.status === 206)) return null;
+  if (res.status === 206) throw fail(st, file, revision, 'protocol', `${meta.location} sent a partial answer (206) to a request for the whole file`, 206);
+  throw httpError(st, file, revision, res, meta.location);
+}
+
 /**
  * _download_to_tmp_and_move + http_get: stream into blobs/{etag}.incomplete, resuming with a Range request from
- * what an earlier attempt left; a server that answers 200 to the Range gets a fresh start. LFS blobs are then
- * checked against their sha256 (Python checks only the size) and renamed into place.
+ * what an earlier attempt left. LFS blobs are then checked against their sha256 (Python checks only the size)
+ * and renamed into place. A lost connection keeps the partial file for the next call; it is not retried here.
  */
 async function downloadBlob(st: Settings, file: string, revision: string, meta: FileMetadata, blob: string): Promise<void> {
   const incomplete = blob + '.incomplete';
-  const lfs = SHA256_RE.test(meta.etag);
   let start = await fileSize(incomplete);
   if (start > meta.size) {
     await fsp.rm(incomplete, { force: true });
     start = 0;
   }
-  let hash = lfs ? createHash('sha256') : null;
-  if (hash && start > 0) await hashExisting(hash, incomplete);
+  const hash = SHA256_RE.test(meta.etag) ? createHash('sha256') : null;
 
   let lastEmit = 0;
   const progress = (loaded: number, force: boolean) => {
@@ -438,81 +469,45 @@ async function downloadBlob(st: Settings, file: string, revision: string, meta: 
     st.onProgress({ file, loaded, total: meta.size });
   };
 
-  if (start < meta.size) {
-    for (let attempt = 0; ; attempt++) {
-      const headers = baseHeaders(st, meta.sendToken);
-      if (start > 0) headers.range = `bytes=${start}-`;
-      const deadline = new Deadline(st.signal, st.readTimeoutMs);
-      let res: Response;
-      try {
-        res = await fetch(meta.location, { headers, redirect: 'follow', signal: deadline.signal });
-      } catch (e) {
-        deadline.clear();
-        throw networkError(st, file, revision, meta.location, e, deadline.timedOut, 'download');
-      }
-      if (res.status === 416 && start > 0 && attempt === 0) {
-        // The partial file does not fit what the server holds: drop it and start over.
-        deadline.clear();
-        await res.body?.cancel();
-        await fsp.rm(incomplete, { force: true });
-        start = 0;
-        hash = lfs ? createHash('sha256') : null;
-        continue;
-      }
-      if (!res.ok) {
-        deadline.clear();
-        await res.body?.cancel();
-        throw httpError(st, file, revision, res, meta.location);
-      }
-      let append = start > 0 && res.status === 206;
-      if (append) {
-        const m = /^bytes (\d+)-/.exec(res.headers.get('content-range') ?? '');
-        if (!m || Number(m[1]) !== start) append = false;
-      }
-      if (!append && start > 0) {
-        if (res.status === 206) {
-          // A partial answer that does not start where we stopped cannot be used; ask for everything.
-          deadline.clear();
-          await res.body?.cancel();
-          if (attempt > 0) throw fail(st, file, revision, 'protocol', `${meta.location} answered a Range request with the wrong Content-Range`, 206);
-          await fsp.rm(incomplete, { force: true });
-          start = 0;
-          hash = lfs ? createHash('sha256') : null;
-          continue;
+  if (start === meta.size) {
+    // An earlier run received every byte but stopped before the rename.
+    if (hash) await hashExisting(hash, incomplete);
+  } else {
+    let body = await openBody(st, file, revision, meta, start);
+    if (body === null) {
+      await fsp.rm(incomplete, { force: true });
+      start = 0;
+      body = await openBody(st, file, revision, meta, 0);
+      if (body === null) throw fail(st, file, revision, 'protocol', `${meta.location} cannot serve the file from its start`);
+    }
+    const { res, deadline, from } = body;
+    let loaded = from;
+    let out: fsp.FileHandle | undefined;
+    try {
+      if (hash && from > 0) await hashExisting(hash, incomplete);
+      out = await fsp.open(incomplete, from > 0 ? 'a' : 'w');
+      progress(loaded, true);
+      const reader = res.body?.getReader();
+      while (reader) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        deadline.reset();
+        await out.write(value);
+        hash?.update(value);
+        loaded += value.length;
+        if (loaded > meta.size) {
+          await reader.cancel();
+          break;
         }
-        // 200: the server ignored Range and sends the whole file.
-        start = 0;
-        hash = lfs ? createHash('sha256') : null;
+        progress(loaded, false);
       }
-      let loaded = start;
-      const out = await fsp.open(incomplete, append ? 'a' : 'w');
-      try {
-        progress(loaded, true);
-        if (res.body) {
-          const reader = res.body.getReader();
-          for (;;) {
-            const { done, value } = await reader.read();
-            if (done) break;
-            deadline.reset();
-            await out.write(value);
-            hash?.update(value);
-            loaded += value.length;
-            if (loaded > meta.size) {
-              await reader.cancel();
-              break;
-            }
-            progress(loaded, false);
-          }
-        }
-      } catch (e) {
-        if (e instanceof HubError) throw e;
-        const err = networkError(st, file, revision, meta.location, e, deadline.timedOut, 'download', true);
-        throw new HubError(`${err.message}; ${loaded} of ${meta.size} bytes kept, the next run resumes from there`, err.kind, err.repoId, file, revision, null, { cause: e });
-      } finally {
-        deadline.clear();
-        await out.close();
-      }
-      break;
+    } catch (e) {
+      if (e instanceof HubError || !isFetchFailure(e)) throw e;
+      const err = networkError(st, file, revision, meta.location, e, deadline.timedOut, 'download', true);
+      throw new HubError(`${err.message}; ${loaded} of ${meta.size} bytes kept, the next run resumes from there`, err.kind, err.repoId, file, revision, null, { cause: e });
+    } finally {
+      deadline.clear();
+      await out?.close();
     }
   }
 
@@ -530,8 +525,15 @@ async function downloadBlob(st: Settings, file: string, revision: string, meta: 
     }
   }
   await fsp.rename(incomplete, blob);
-  if (st.onProgress && lastEmit === 0) st.onProgress({ file, loaded: meta.size, total: meta.size });
-  else progress(meta.size, true);
+  progress(meta.size, true);
+}
+
+/**
+ * Errors of the response stream (connection lost, our abort) as opposed to disk errors, which carry a syscall.
+ * Not `instanceof TypeError`: undici's errors come from Node's own realm, which is not the caller's under a vm.
+ */
+function isFetchFailure(e: unknown): boolean {
+  return typeof (e as { syscall?: unknown } | null)?.syscall !== 'string';
 }
 
 /** _create_symlink: a relative link (the cache can be moved), else a copy where links are not allowed. */

@@ -29,8 +29,8 @@ export interface LoggedRequest {
 }
 
 export interface Faults {
-  /** The CDN sends this many body bytes of the blob, then drops the connection; `times` answers are cut. */
-  dropAfter: { sha256: string; bytes: number; times: number } | null;
+  /** The CDN sends this many body bytes of the blob, then drops the connection (or, with `hang`, goes silent); `times` answers are cut. */
+  dropAfter: { sha256: string; bytes: number; times: number; hang?: boolean } | null;
   /** The CDN ignores Range and answers 200 with the whole blob. */
   ignoreRange: boolean;
   /** Blobs (by sha256) the CDN serves with their first byte inverted. */
@@ -197,11 +197,11 @@ export class FakeHub {
       content = Buffer.from(blob);
       content[0] ^= 0xff;
     }
-    let drop: number | null = null;
+    let drop: { bytes: number; hang: boolean } | null = null;
     const d = this.faults.dropAfter;
     if (d && d.sha256 === m[1] && d.times > 0) {
       d.times--;
-      drop = d.bytes;
+      drop = { bytes: d.bytes, hang: d.hang ?? false };
     }
     sendBytes(req, res, content, { ETag: `"${m[1]}"` }, drop, this.faults.ignoreRange);
   }
@@ -216,8 +216,15 @@ function end(res: http.ServerResponse, status: number, headers: Record<string, s
   res.end();
 }
 
-/** 200 or 206 (for `Range: bytes=a-`), HEAD without body; `drop`: send that many body bytes and cut the connection. */
-function sendBytes(req: http.IncomingMessage, res: http.ServerResponse, content: Buffer, headers: Record<string, string>, drop: number | null, ignoreRange: boolean): void {
+/** 200 or 206 (for `Range: bytes=a-`), HEAD without body; `drop`: send that many body bytes, then cut the connection or hang. */
+function sendBytes(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  content: Buffer,
+  headers: Record<string, string>,
+  drop: { bytes: number; hang: boolean } | null,
+  ignoreRange: boolean,
+): void {
   let body = content;
   let status = 200;
   const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
@@ -231,7 +238,8 @@ function sendBytes(req: http.IncomingMessage, res: http.ServerResponse, content:
   res.writeHead(status, { ...headers, 'Content-Length': String(body.length), 'Accept-Ranges': 'bytes', 'Content-Type': 'application/octet-stream' });
   if (req.method === 'HEAD') return void res.end();
   if (drop !== null) {
-    res.write(body.subarray(0, drop), () => res.socket?.destroy());
+    // A hung answer is left open; FakeHub.close() ends it with closeAllConnections().
+    res.write(body.subarray(0, drop.bytes), () => (drop.hang ? undefined : res.socket?.destroy()));
     return;
   }
   res.end(body);

@@ -431,6 +431,33 @@ describe('network failures, resume and integrity', () => {
     expect(events[events.length - 1]).toEqual({ file: 'model.safetensors', loaded: WEIGHTS.length, total: WEIGHTS.length });
   });
 
+  test('a download that goes silent times out (HF_HUB_DOWNLOAD_TIMEOUT); an abort mid-download stops it; both keep the bytes', async () => {
+    const cache = tmp();
+    const sha = sha256Hex(WEIGHTS);
+    const partial = path.join(repoDir(cache, LFS), 'blobs', sha + '.incomplete');
+    process.env.HF_HUB_DOWNLOAD_TIMEOUT = '0.3';
+    hub.faults.dropAfter = { sha256: sha, bytes: 50_000, times: 2, hang: true };
+    const t0 = Date.now();
+    const e = await hubError(hubFile(LFS, 'model.safetensors', { cacheDir: cache, endpoint: hub.endpoint }));
+    expect(e.kind).toBe('network');
+    expect(e.message).toContain('timed out');
+    expect(Date.now() - t0).toBeLessThan(5000);
+    const kept = fs.statSync(partial).size;
+    expect(kept).toBeGreaterThan(0);
+
+    delete process.env.HF_HUB_DOWNLOAD_TIMEOUT;
+    // The first progress event comes as the answer starts; the server then sends its bytes and goes silent.
+    const ctrl = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const onProgress = () => {
+      timer ??= setTimeout(() => ctrl.abort(), 300);
+    };
+    const aborted = await hubError(hubFile(LFS, 'model.safetensors', { cacheDir: cache, endpoint: hub.endpoint, signal: ctrl.signal, onProgress }));
+    expect(aborted.kind).toBe('aborted');
+    expect(fs.statSync(partial).size).toBeGreaterThan(kept);
+    expect(hub.requests.filter((q) => q.server === 'cdn').map((q) => q.headers.range)).toEqual([undefined, `bytes=${kept}-`]);
+  });
+
   test('a server answering 200 to a Range request restarts the file from zero', async () => {
     const cache = tmp();
     const sha = sha256Hex(WEIGHTS);
