@@ -390,7 +390,7 @@ async function headFile(st: Settings, revision: string, file: string): Promise<H
 const inFlight = new Map<string, Promise<void>>();
 
 async function withBlobLock<T>(blob: string, job: () => Promise<T>): Promise<T> {
-  while (inFlight.has(blob)) await inFlight.get(blob)!.catch(() => undefined);
+  while (inFlight.has(blob)) await inFlight.get(blob);
   const p = job();
   const done = p.then(() => undefined, () => undefined);
   inFlight.set(blob, done);
