@@ -96,6 +96,11 @@ export class ClvpModelForConditionalGeneration {
     return ClvpModelForConditionalGeneration.start(source, opts, folder.label);
   }
 
+  /** A model over a runtime started elsewhere (a custom pool, a test's fault-injecting workers). */
+  static fromRuntime(runtime: ClvpRuntime, generationConfig: Record<string, unknown> | null = null, label = 'model'): ClvpModelForConditionalGeneration {
+    return new ClvpModelForConditionalGeneration(runtime, generationConfig ? generationConfigFromJson(generationConfig) : {}, label);
+  }
+
   /** A model with HF's random initialisation (seeded), for tests and benchmarks. */
   static async fromConfig(config: ClvpConfig, seed = 0, opts: RuntimeOptions = {}): Promise<ClvpModelForConditionalGeneration> {
     return ClvpModelForConditionalGeneration.start({ kind: 'random', config, seed }, opts, `random model (seed ${seed})`);

@@ -12,6 +12,7 @@ import { WavError } from '../audio/wav';
 import { ConfigError } from '../config/configuration_clvp';
 import { ByteSourceError } from '../io/bytes';
 import { ModelFolderError } from '../io/folder';
+import { HubError } from '../io/hub';
 import { WeightLoadError } from '../models/weights';
 import { ParallelismError } from '../runtime/parallelism';
 
@@ -52,6 +53,7 @@ const USER_ERRORS = [
   ModelFolderError,
   ByteSourceError,
   ParallelismError,
+  HubError,
 ];
 
 const USER_ERRNO = new Set(['ENOENT', 'EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'EEXIST', 'ENOSPC', 'EROFS']);

@@ -28,6 +28,9 @@ export interface ModelFolder {
 
 export class ModelFolderError extends Error {}
 
+/** Weight files in transformers' order of preference (SAFE_WEIGHTS_NAME, its index, WEIGHTS_NAME, its index). */
+export const WEIGHT_FILES = ['model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin', 'pytorch_model.bin.index.json'] as const;
+
 /** Strip a UTF-8 byte-order mark: HF's Python readers accept files saved with one. */
 export function stripBom(text: string): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;

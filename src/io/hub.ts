@@ -8,6 +8,7 @@
 //   {cache}/models--{org}--{name}/.no_exist/{commit}/{file}        the Hub said the file is absent at that commit
 // HTTP goes through Node's built-in fetch (undici): it streams, takes an AbortSignal, and with redirect 'manual'
 // hands back the 3xx itself, which is all the HEAD step needs; no dependency is added.
+import { WEIGHT_FILES } from './folder';
 import { createHash, Hash } from 'crypto';
 import * as fs from 'fs';
 import * as fsp from 'fs/promises';
@@ -684,12 +685,7 @@ const OPTIONAL_FILES = [
 ];
 
 /** transformers' lookup order: safetensors before pickles, a single file before a sharded index. */
-const WEIGHT_CHOICES: Array<{ file: string; index: boolean }> = [
-  { file: 'model.safetensors', index: false },
-  { file: 'model.safetensors.index.json', index: true },
-  { file: 'pytorch_model.bin', index: false },
-  { file: 'pytorch_model.bin.index.json', index: true },
-];
+const WEIGHT_CHOICES = WEIGHT_FILES.map((file) => ({ file, index: file.endsWith('.index.json') }));
 
 /** The shard names of an index (sorted and unique, as transformers' get_checkpoint_shard_files), each checked. */
 function shardNames(st: Settings, indexFile: string, indexPath: string, revision: string): string[] {

@@ -3,6 +3,7 @@
 // recognised follow transformers' modeling_utils (WEIGHTS_NAME, SAFE_WEIGHTS_NAME and their index files).
 import * as fs from 'fs';
 import * as path from 'path';
+import { WEIGHT_FILES } from './folder';
 import { SafetensorsSource, SourceTensorInfo, TensorSource } from './sources';
 import { TorchCheckpoint, TorchCheckpointError, isLegacyTorch } from './torch_pickle';
 import { TortoiseFile, TortoiseOptions, TortoiseSource, detectTortoiseFile } from './tortoise';
@@ -131,7 +132,7 @@ function openTortoisePair(a: string, b: string, opts: TortoiseOptions): OpenedCh
 /** One weights file or HF folder, without Tortoise mapping. */
 export function openSingle(p: string): OpenedCheckpoint {
   if (isDir(p)) {
-    const pick = ['model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin', 'pytorch_model.bin.index.json'].find((f) => fs.existsSync(path.join(p, f)));
+    const pick = WEIGHT_FILES.find((f) => fs.existsSync(path.join(p, f)));
     if (!pick) {
       throw new CheckpointOpenError(`${p}: no model.safetensors, model.safetensors.index.json, pytorch_model.bin or pytorch_model.bin.index.json in this folder (nor a Tortoise autoregressive.pth + clvp2.pth pair)`);
     }

@@ -3,7 +3,7 @@
 // transformers' order of preference), generation_config.json. Works on any ModelFolder, and for
 // one tensor-parallel rank reads only that rank's slices.
 import { ClvpConfig, ConfigError, configFromJson } from '../config/configuration_clvp';
-import { ModelFolder, ModelFolderError, readJson } from '../io/folder';
+import { ModelFolder, ModelFolderError, WEIGHT_FILES, readJson } from '../io/folder';
 import { SafetensorsCheckpoint } from '../io/safetensors';
 import { TensorReader } from '../io/tensor_reader';
 import { ParallelContext, SINGLE_RANK } from '../layers/parallel';
@@ -12,8 +12,7 @@ import { platform } from '../platform/platform';
 import { ClvpModules } from './modeling_clvp';
 import { LoadProgress, PlanningSource, PreloadedSource, loadParameters } from './weights';
 
-/** Weight files in transformers' order of preference (SAFE_WEIGHTS_NAME, its index, WEIGHTS_NAME, its index). */
-export const WEIGHT_FILES = ['model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin', 'pytorch_model.bin.index.json'] as const;
+export { WEIGHT_FILES };
 
 export async function readClvpConfig(folder: ModelFolder): Promise<ClvpConfig> {
   if (!(await folder.has('config.json'))) throw new ConfigError(`${folder.label}: no config.json (is this a Hugging Face CLVP folder?)`);

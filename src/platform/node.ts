@@ -5,6 +5,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
 import { FolderLocation, ModelFolder, ModelFolderError } from '../io/folder';
+import { isHubRepoId, snapshotForModel } from '../io/hub';
 import { LocalFolder } from '../io/local_files';
 import { openSingle } from '../io/open';
 import { TensorReader, TensorSourceReader } from '../io/tensor_reader';
@@ -62,9 +63,12 @@ function startNodeWorker(entry: WorkerEntry, init: unknown): WorkerPort {
 export const nodePlatform: Platform = {
   name: 'node',
 
-  async openModel(idOrPath: string, _opts: OpenModelOptions = {}): Promise<ModelFolder> {
+  /** A local folder first; else a Hub id, through the Hugging Face cache (downloading what is missing). */
+  async openModel(idOrPath: string, opts: OpenModelOptions = {}): Promise<ModelFolder> {
     if (fs.existsSync(idOrPath)) return LocalFolder.open(idOrPath);
-    throw new ModelFolderError(`${idOrPath}: no such model folder`);
+    if (!isHubRepoId(idOrPath)) throw new ModelFolderError(`${idOrPath}: no such model folder`);
+    const snap = await snapshotForModel(idOrPath, { revision: opts.revision, signal: opts.signal, onProgress: opts.onProgress });
+    return new LocalFolder(snap.dir, `${idOrPath}${opts.revision ? `@${opts.revision}` : ''}`);
   },
 
   async reopen(location: FolderLocation): Promise<ModelFolder> {

@@ -9,6 +9,7 @@ const scope: WorkerScope = {
   init: (workerData as { init: unknown }).init,
   postMessage: (m) => port.postMessage(m),
   onMessage: (h) => port.on('message', h),
+  exit: (code) => process.exit(code),
 };
 const entry = (workerData as { entry: string }).entry;
 if (entry === 'tensor-parallel-rank') void runRank(scope);

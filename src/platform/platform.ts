@@ -35,6 +35,8 @@ export interface WorkerScope {
   readonly init: unknown;
   postMessage(message: unknown): void;
   onMessage(handler: (message: unknown) => void): void;
+  /** End this worker at once (fault-injection tests). */
+  exit(code: number): void;
 }
 
 export type WorkerEntry = 'tensor-parallel-rank';

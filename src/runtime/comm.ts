@@ -72,7 +72,8 @@ export class SharedMemoryComm implements ParallelContext {
   /** time spent in barriers and copies, for profiling the step */
   stats = { collectives: 0, ms: 0 };
 
-  constructor(buffers: SharedBuffers, readonly rank: number, readonly size: number) {
+  /** `spin`: busy-wait before sleeping at a barrier; only when every rank has its own core, or spinning steals the core a late rank needs. */
+  constructor(buffers: SharedBuffers, readonly rank: number, readonly size: number, private readonly spin = true) {
     this.ctl = new Int32Array(buffers.control);
     this.data = new Float32Array(buffers.data);
   }
@@ -107,7 +108,7 @@ export class SharedMemoryComm implements ParallelContext {
       Atomics.notify(this.ctl, GENERATION);
       return;
     }
-    let spins = 0;
+    let spins = this.spin ? 0 : SPINS;
     while (Atomics.load(this.ctl, GENERATION) === gen) {
       if (spins < SPINS) {
         spins++;

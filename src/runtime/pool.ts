@@ -13,7 +13,7 @@ import { platform, WorkerPort } from '../platform/platform';
 import { CollectiveAbortError, SharedBuffers, allocateSharedBuffers, requestAbort, resetCollectives } from './comm';
 import type { ClvpConfig } from '../config/configuration_clvp';
 import { readClvpConfig } from '../models/loading';
-import { FromRank, RankInit, RankMethod, RankSource, SerialError, ToRank } from './protocol';
+import { FaultInjection, FromRank, RankInit, RankMethod, RankSource, SerialError, ToRank } from './protocol';
 import { AbortError } from './runtime';
 import type {
   CacheId, ClvpRuntime, ConditionCall, ConditionResult, ConditioningCall, DecoderCall, DecoderResult, EncoderCall, EncoderResult,
@@ -67,7 +67,7 @@ export class TensorParallelRuntime implements ClvpRuntime {
   }
 
   /** Start `tp` workers, each loading its slice of the model. */
-  static async start(source: ModelSource, opts: { tp: number; backend: string; onProgress?: (p: LoadProgress) => void }): Promise<StartedRuntime> {
+  static async start(source: ModelSource, opts: { tp: number; backend: string; onProgress?: (p: LoadProgress) => void; faults?: Record<number, FaultInjection> }): Promise<StartedRuntime> {
     const tp = opts.tp;
     const config = source.kind === 'folder' ? await readClvpConfig(source.folder) : source.config;
     const rankSource: RankSource = source.kind === 'folder' ? { kind: 'folder', location: source.folder.location, weightsFile: source.weightsFile } : source;
@@ -78,7 +78,8 @@ export class TensorParallelRuntime implements ClvpRuntime {
       const ready = await new Promise<Array<Extract<FromRank, { type: 'ready' }>>>((resolve, reject) => {
         const got: Array<Extract<FromRank, { type: 'ready' }>> = [];
         for (let rank = 0; rank < tp; rank++) {
-          const init: RankInit = { rank, size: tp, backend: opts.backend, buffers, source: rankSource };
+          // The main thread sleeps while the ranks compute, so each rank has a core if there are tp of them.
+          const init: RankInit = { rank, size: tp, backend: opts.backend, buffers, source: rankSource, spin: platform().cores() >= tp, faults: opts.faults?.[rank] };
           const port = platform().startWorker('tensor-parallel-rank', init);
           ports.push(port);
           port.onExit((cause) => reject(new WorkerFailedError(`tensor-parallel worker ${rank} (of ${tp}) stopped while loading the model: ${cause}`)));

@@ -15,6 +15,18 @@ export interface RankInit {
   backend: string;
   buffers: SharedBuffers;
   source: RankSource;
+  /** busy-wait at barriers before sleeping (only when every rank has a core of its own) */
+  spin: boolean;
+  faults?: FaultInjection;
+}
+
+/**
+ * Faults a rank injects into itself, for the tests that prove a failing worker never hangs a
+ * caller: exit the thread, or throw, when it receives its n-th `step` call (1-based).
+ */
+export interface FaultInjection {
+  exitOnStep?: number;
+  throwOnStep?: number;
 }
 
 /** The runtime methods a rank serves (ClvpRuntime's, plus profiling counters). */

@@ -20,7 +20,7 @@ export async function runRank(scope: WorkerScope): Promise<void> {
   let generationConfig: Record<string, unknown> | null = null;
   try {
     await initBackend(init.backend);
-    comm = new SharedMemoryComm(init.buffers, init.rank, init.size);
+    comm = new SharedMemoryComm(init.buffers, init.rank, init.size, init.spin);
     let modules: ClvpModules;
     if (init.source.kind === 'random') {
       modules = new ClvpModules(init.source.config, new RandomInitSource(init.source.seed, undefined, comm));
@@ -42,10 +42,16 @@ export async function runRank(scope: WorkerScope): Promise<void> {
   post({ type: 'ready', rank: init.rank, generationConfig, logitScale: runtime.logitScale, parameters: runtime.modules.numParameters() });
 
   let queue = Promise.resolve();
+  let steps = 0;
   scope.onMessage((m) => {
     const msg = m as ToRank;
     queue = queue.then(async () => {
       try {
+        if (msg.method === 'step' && init.faults) {
+          steps++;
+          if (steps === init.faults.exitOnStep) scope.exit(3);
+          if (steps === init.faults.throwOnStep) throw new Error(`injected fault at step call ${steps}`);
+        }
         comm.beginCall();
         let value: unknown;
         if (msg.method === 'collectiveStats') value = { ...comm.stats };

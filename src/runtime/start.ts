@@ -10,6 +10,7 @@ import { platform } from '../platform/platform';
 import { LocalRuntime } from './local';
 import { chooseTensorParallel } from './parallelism';
 import { TensorParallelRuntime } from './pool';
+import type { FaultInjection } from './protocol';
 import type { ClvpRuntime } from './runtime';
 
 /** What to build a model from; workers rebuild their rank from it. */
@@ -22,6 +23,8 @@ export interface StartOptions {
   tp?: number | 'auto';
   onProgress?: (p: LoadProgress) => void;
   log?: (message: string) => void;
+  /** per rank: faults to inject (tests only) */
+  faults?: Record<number, FaultInjection>;
 }
 
 export interface StartedRuntime {
@@ -39,7 +42,7 @@ export async function startRuntime(source: ModelSource, opts: StartOptions): Pro
     opts.log(`clvp-tfjs: ${choice.reason}`);
     loggedChoice = true;
   }
-  if (choice.tp > 1) return TensorParallelRuntime.start(source, { tp: choice.tp, backend: opts.backend, onProgress: opts.onProgress });
+  if (choice.tp > 1) return TensorParallelRuntime.start(source, { tp: choice.tp, backend: opts.backend, onProgress: opts.onProgress, faults: opts.faults });
   if (source.kind === 'random') return { runtime: new LocalRuntime(new ClvpModules(config, new RandomInitSource(source.seed, undefined, SINGLE_RANK)), opts.backend), generationConfig: null };
   const loaded = await loadModules(source.folder, { weightsFile: source.weightsFile, onProgress: opts.onProgress });
   return { runtime: new LocalRuntime(loaded.modules, opts.backend), generationConfig: loaded.generationConfig };
