@@ -1,15 +1,18 @@
-// Decode benchmark on a random-weight decoder with the real CLVP decoder dimensions
-// (hidden 1024, 16 heads, vocab 8194, 608 positions; 30 layers unless --layers says otherwise).
-//   npx ts-node bench/decode.ts [--layers N] [--backend wasm|cpu|tensorflow] [--steps N] [--cache 400] [--threads 2] [--json]
-// Runs in about 3.5 minutes here (30 layers, wasm): most of it is building the random weights
-// and three 400-position prefills. --threads 2 adds batch 16 split over two worker threads.
-import * as tf from '@tensorflow/tfjs-core';
+// Decode benchmark at the real CLVP decoder dimensions (hidden 1024, 16 heads, vocab 8194, 608
+// positions; 30 layers unless --layers says otherwise), random weights, through the runtime the
+// generation loop uses: one instance in this thread, and the same model over --tp N tensor-parallel
+// wasm workers, measured in the same run.
+//   npx ts-node bench/decode.ts [--layers N] [--tp 2] [--backend wasm|cpu|tensorflow] [--steps N] [--cache 400] [--json]
 import '../src/platform/node_install';
+import { Worker } from 'worker_threads';
 import { initBackend, setBackendLogger } from '../src/backend';
-import { KVCache } from '../src/layers/kv_cache';
-import { ClvpForCausalLM } from '../src/models/clvp_decoder';
-import { DEFAULT_DECODER_CONFIG, makeConfig } from '../src/config/configuration_clvp';
+import { countParameters, makeConfig } from '../src/config/configuration_clvp';
+import { SINGLE_RANK } from '../src/layers/parallel';
+import { ClvpModules } from '../src/models/modeling_clvp';
 import { RandomInitSource } from '../src/models/weights';
+import { LocalRuntime } from '../src/runtime/local';
+import { TensorParallelRuntime } from '../src/runtime/pool';
+import type { ClvpRuntime, HostTensor } from '../src/runtime/runtime';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -17,130 +20,135 @@ function arg(name: string, def: string): string {
 }
 const json = process.argv.includes('--json');
 const layers = Number(arg('layers', '30'));
-const steps = Number(arg('steps', '16'));
+const tp = Number(arg('tp', '2'));
+const steps = Number(arg('steps', '12'));
 const cacheLen = Number(arg('cache', '400'));
 const log = (s: string) => !json && process.stderr.write(s + '\n');
 
-/** Read bandwidth: memcmp of two equal 256 MiB buffers reads 512 MiB natively. */
-function measureBandwidth(): number {
-  const n = 256 * 1024 * 1024;
-  const a = Buffer.alloc(n, 1);
-  const b = Buffer.alloc(n, 1);
-  let best = Infinity;
-  for (let i = 0; i < 5; i++) {
+/** The real decoder with minimal encoders (the step never touches them). */
+const config = makeConfig({
+  decoderConfig: { numHiddenLayers: layers, numMelAttnBlocks: 1 },
+  textConfig: { hiddenSize: 64, intermediateSize: 64, numHiddenLayers: 1, numAttentionHeads: 2, projectionDim: 64 },
+  speechConfig: { hiddenSize: 64, intermediateSize: 64, numHiddenLayers: 1, numAttentionHeads: 2, projectionDim: 64 },
+  projectionDim: 64,
+});
+const dc = config.decoderConfig;
+/** Bytes of the decoder's weights read per token: layers, embeddings, final norms and lm_head. */
+const decoderBytes = (() => {
+  const h = dc.hiddenSize;
+  const layer = 4 * h + 4 * (h * h + h) + 2 * (4 * h * h) + 4 * h + h;
+  return 4 * (layers * layer + 4 * h + h * dc.vocabSize + dc.vocabSize);
+})();
+
+/** Read bandwidth of `threads` threads at once: each memcmps two equal 256 MiB buffers (reads 512 MiB). */
+async function measureBandwidth(threads: number): Promise<number> {
+  const code = `
+    const { parentPort } = require('worker_threads');
+    const n = 256 * 1024 * 1024, a = Buffer.alloc(n, 1), b = Buffer.alloc(n, 1);
+    parentPort.on('message', (m) => {
+      if (m === 'go') { const t0 = performance.now(); Buffer.compare(a, b); parentPort.postMessage(performance.now() - t0); }
+      else process.exit(0);
+    });
+    parentPort.postMessage('ready');`;
+  const ws = Array.from({ length: threads }, () => new Worker(code, { eval: true }));
+  await Promise.all(ws.map((w) => new Promise((r) => w.once('message', r))));
+  let best = 0;
+  for (let rep = 0; rep < 5; rep++) {
     const t0 = performance.now();
-    Buffer.compare(a, b);
-    best = Math.min(best, performance.now() - t0);
+    await Promise.all(ws.map((w) => new Promise((r) => { w.once('message', r); w.postMessage('go'); })));
+    best = Math.max(best, (threads * 512 * 1024 * 1024) / ((performance.now() - t0) / 1000) / 1e9);
   }
-  return (2 * n) / (best / 1000) / 1e9;
+  await Promise.all(ws.map((w) => w.terminate()));
+  return best;
 }
 
-/**
- * Prefill `cacheLen` positions at batch 1 (candidates share the conditioning), then decode `steps`
- * tokens at `batch`, the prefix either shared by all rows (what generation does) or copied per row.
- */
-async function decodeRun(lm: ClvpForCausalLM, batch: number, chunk: number, prefix: 'shared' | 'copied' = 'shared'): Promise<{ prefillMs: number; msPerToken: number; cacheMB: number }> {
-  const cache = new KVCache(lm.config.numHiddenLayers, chunk);
-  try {
-    const embeds = tf.randomNormal([1, cacheLen, lm.config.hiddenSize], 0, 0.02) as tf.Tensor3D;
-    const t0 = performance.now();
-    const first = lm.forwardLast({ inputsEmbeds: embeds, cache });
-    await first.data();
-    const prefillMs = performance.now() - t0;
-    first.dispose();
-    embeds.dispose();
-    if (batch > 1 && prefix === 'shared') cache.shareAsPrefix();
-    if (batch > 1 && prefix === 'copied') cache.gatherRows(new Int32Array(batch));
-    const ids = { data: new Int32Array(batch).fill(17), shape: [batch, 1] as [number, number] };
+interface RunResult {
+  prefillMs: number;
+  msPerTokenBatch1: number;
+  msPerTokenBatch16: number;
+}
+
+const median = (x: number[]) => x.slice().sort((a, b) => a - b)[Math.floor(x.length / 2)];
+
+/** Prefill `cacheLen` positions at batch 1, then `steps` tokens at batch 1 and at batch 16 (the prefix shared). */
+async function decodeRun(rt: ClvpRuntime): Promise<RunResult> {
+  const h = dc.hiddenSize;
+  const embeds: HostTensor = { dtype: 'float32', shape: [1, cacheLen, h], data: Float32Array.from({ length: cacheLen * h }, (_, i) => Math.sin(i) * 0.02) };
+  const positionIds = { data: Int32Array.from({ length: cacheLen }, (_, i) => i), shape: [1, cacheLen] as [number, number] };
+  const timeSteps = async (cache: number, batch: number) => {
     const times: number[] = [];
     for (let s = 0; s < steps; s++) {
-      const t1 = performance.now();
-      const l = lm.forwardLast({ inputIds: ids, positionIds: { data: Int32Array.of(2 + s), shape: [1, 1] }, cache });
-      await l.data();
-      l.dispose();
-      times.push(performance.now() - t1);
+      const t0 = performance.now();
+      await rt.step(cache, new Int32Array(batch).fill(17 + s), cacheLen + 1 + s);
+      times.push(performance.now() - t0);
     }
-    times.sort((a, b) => a - b);
-    return { prefillMs, msPerToken: times[Math.floor(times.length / 2)], cacheMB: cache.bytes() / 1e6 };
-  } finally {
-    cache.dispose();
-  }
-}
-
-function heapMB(): number | null {
-  const wasm = (tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm;
-  return wasm ? wasm.HEAPU8.length / 1e6 : null;
+    return median(times.slice(2));
+  };
+  const t0 = performance.now();
+  const own = await rt.prefill({ embeds, positionIds, share: false, chunkSize: 64 });
+  const prefillMs = performance.now() - t0;
+  const b1 = await timeSteps(own.cache, 1);
+  await rt.releaseCache(own.cache);
+  const prefix = await rt.prefill({ embeds, positionIds, share: true, chunkSize: 64 });
+  const fork = await rt.fork(prefix.cache);
+  const b16 = await timeSteps(fork, 16);
+  await rt.releaseCache(fork);
+  await rt.releaseCache(prefix.cache);
+  return { prefillMs, msPerTokenBatch1: b1, msPerTokenBatch16: b16 };
 }
 
 (async () => {
   setBackendLogger(log);
-  // The default choice (tfjs-node when installed, else wasm), unless --backend or CLVP_BACKEND says otherwise.
   const backendArg = process.argv.includes('--backend') ? arg('backend', '') : undefined;
   const backend = await initBackend(backendArg);
-  const build = (n: number) => new ClvpForCausalLM(new RandomInitSource(1), 'speech_decoder_model', { ...DEFAULT_DECODER_CONFIG, numHiddenLayers: n });
-  const bandwidth = measureBandwidth();
+  const bw1 = await measureBandwidth(1);
+  const bwN = await measureBandwidth(tp);
+  log(`${layers}-layer decoder (hidden ${dc.hiddenSize}, ${dc.numAttentionHeads} heads, vocab ${dc.vocabSize}), ${countParameters(config).toLocaleString('en-US')} parameters; one instance ...`);
+  const local = new LocalRuntime(new ClvpModules(config, new RandomInitSource(1, undefined, SINGLE_RANK)), backend);
+  await decodeRun(local); // warm-up: kernels, XNNPACK weight packing, allocator
+  const one = await decodeRun(local);
+  const oneMem = (await local.memory())[0];
+  await local.dispose();
 
-  // The KV-cache variants, on a small decoder (copied prefixes at 30 layers would not fit the wasm heap).
-  const cmpLayers = Math.min(layers, 4);
-  log(`cache variants on a ${cmpLayers}-layer decoder ...`);
-  let lm = build(cmpLayers);
-  await decodeRun(lm, 16, 64);
-  // Interleaved and repeated: this shared 2-core VM drifts by tens of percent over a minute.
-  const runs = { shared: [] as Awaited<ReturnType<typeof decodeRun>>[], copied: [] as Awaited<ReturnType<typeof decodeRun>>[], concat: [] as Awaited<ReturnType<typeof decodeRun>>[] };
-  for (let rep = 0; rep < 2; rep++) {
-    runs.shared.push(await decodeRun(lm, 16, 64, 'shared'));
-    runs.copied.push(await decodeRun(lm, 16, 64, 'copied'));
-    runs.concat.push(await decodeRun(lm, 16, Infinity, 'copied'));
-  }
-  const fastest = (r: Awaited<ReturnType<typeof decodeRun>>[]) => r.reduce((x, y) => (y.msPerToken < x.msPerToken ? y : x));
-  const cmpShared = fastest(runs.shared);
-  const cmpCopied = fastest(runs.copied);
-  const cmpConcat = fastest(runs.concat);
-  lm.dispose();
-  // The per-token constant (embeddings, final norms, lm_head), to scale the per-layer cost.
-  lm = build(0);
-  await decodeRun(lm, 1, 64);
-  const c1 = await decodeRun(lm, 1, 64);
-  const c16 = await decodeRun(lm, 16, 64);
-  const constBytes = tf.memory().numBytes;
-  lm.dispose();
+  log(`the same model over ${tp} tensor-parallel ${backend} workers ...`);
+  const pool = (await TensorParallelRuntime.start({ kind: 'random', config, seed: 1 }, { tp, backend })).runtime as TensorParallelRuntime;
+  await decodeRun(pool);
+  const statsBefore = await pool.collectiveStats();
+  const split = await decodeRun(pool);
+  const statsAfter = await pool.collectiveStats();
+  const mem = await pool.memory();
+  await pool.dispose();
+  // Collectives per step and their cost (barrier waits included) on rank 0, over the measured run.
+  const collectives = statsAfter[0].collectives - statsBefore[0].collectives;
+  const collectiveMs = statsAfter[0].ms - statsBefore[0].ms;
+  const stepCount = 2 * steps + 2;
 
-  log(`building a random ${layers}-layer decoder (hidden ${DEFAULT_DECODER_CONFIG.hiddenSize}, vocab ${DEFAULT_DECODER_CONFIG.vocabSize}) ...`);
-  const tb = performance.now();
-  lm = build(layers);
-  const buildMs = performance.now() - tb;
-  const weightBytes = tf.memory().numBytes;
-  const floorMs = (weightBytes / (bandwidth * 1e9)) * 1000;
-  await decodeRun(lm, 1, 64); // warm-up: kernels, XNNPACK weight packing, allocator
-  const b1 = await decodeRun(lm, 1, 64);
-  const heapB1 = heapMB();
-  const b16 = await decodeRun(lm, 16, 64);
-  const heapB16 = heapMB();
-  const rssMB = process.memoryUsage().rss / 1e6;
-  lm.dispose();
-  const per30 = (t: number, c: number) => c + ((t - c) * 30) / layers;
+  const floor1 = (decoderBytes / (bw1 * 1e9)) * 1000;
+  const floorN = (decoderBytes / (bwN * 1e9)) * 1000;
   const result = {
     backend,
     layers,
     cacheLength: cacheLen,
-    weightMB: weightBytes / 1e6,
-    bandwidthGBs: bandwidth,
-    floorMsPerToken: floorMs,
-    msPerTokenBatch1: b1.msPerToken,
-    msPerTokenBatch16: b16.msPerToken,
-    prefillMs: b1.prefillMs,
-    kvCacheMBBatch1: b1.cacheMB,
-    kvCacheMBBatch16: b16.cacheMB,
-    wasmHeapMBBatch1: heapB1,
-    wasmHeapMBBatch16: heapB16,
-    peakRssMB: rssMB,
-    buildMs,
-    cacheVariants: { layers: cmpLayers, sharedPrefixMs: cmpShared.msPerToken, copiedPrefixMs: cmpCopied.msPerToken, concatenatingCacheMs: cmpConcat.msPerToken, sharedPrefixMB: cmpShared.cacheMB, copiedPrefixMB: cmpCopied.cacheMB },
-    per30Layers: {
-      msPerTokenBatch1: per30(b1.msPerToken, c1.msPerToken),
-      msPerTokenBatch16: per30(b16.msPerToken, c16.msPerToken),
-      floorMsPerToken: ((constBytes + ((weightBytes - constBytes) * 30) / Math.max(layers, 1)) / (bandwidth * 1e9)) * 1000,
-    },
+    decoderWeightMB: decoderBytes / 1e6,
+    bandwidthGBs: bw1,
+    bandwidthGBsTp: bwN,
+    floorMsPerToken: floor1,
+    floorMsPerTokenTp: floorN,
+    msPerTokenBatch1: one.msPerTokenBatch1,
+    msPerTokenBatch16: one.msPerTokenBatch16,
+    prefillMs: one.prefillMs,
+    tp,
+    msPerTokenBatch1Tp: split.msPerTokenBatch1,
+    msPerTokenBatch16Tp: split.msPerTokenBatch16,
+    prefillMsTp: split.prefillMs,
+    ratioBatch1: split.msPerTokenBatch1 / one.msPerTokenBatch1,
+    ratioBatch16: split.msPerTokenBatch16 / one.msPerTokenBatch16,
+    batch1OverFloor: split.msPerTokenBatch1 / floor1,
+    collectivesPerStep: collectives / stepCount,
+    collectiveMsPerStep: collectiveMs / stepCount,
+    heapMB: oneMem.heapBytes === null ? null : oneMem.heapBytes / 1e6,
+    workerHeapMB: mem.map((m) => (m.heapBytes === null ? null : m.heapBytes / 1e6)),
+    peakRssMB: process.memoryUsage().rss / 1e6,
   };
   if (json) {
     console.log(JSON.stringify(result));
@@ -150,20 +158,16 @@ function heapMB(): number | null {
   const rows: [string, string][] = [
     ['backend', backend],
     ['decoder layers (hidden 1024, 16 heads, vocab 8194)', String(layers)],
-    ['weights (MB)', result.weightMB.toFixed(0)],
-    ['measured read bandwidth (GB/s)', f(bandwidth)],
-    ['floor: weights / bandwidth (ms/token)', f(floorMs)],
-    [`batch 1, cache ${cacheLen} (ms/token)`, f(b1.msPerToken)],
-    [`batch 16, cache ${cacheLen} (ms/step)`, f(b16.msPerToken)],
-    [`prefill ${cacheLen} positions, batch 1 (ms)`, b1.prefillMs.toFixed(0)],
-    ['KV cache after the run, batch 1 / 16 (MB)', `${b1.cacheMB.toFixed(0)} / ${b16.cacheMB.toFixed(0)}`],
-    ['wasm heap after batch 1 / 16 (MB)', heapB1 === null ? 'n/a' : `${heapB1.toFixed(0)} / ${heapB16!.toFixed(0)}`],
-    ['peak RSS (MB)', rssMB.toFixed(0)],
-    ['scaled to 30 layers: batch 1 / batch 16 / floor (ms)', `${result.per30Layers.msPerTokenBatch1.toFixed(0)} / ${result.per30Layers.msPerTokenBatch16.toFixed(0)} / ${result.per30Layers.floorMsPerToken.toFixed(0)}`],
-    [`cache variants, ${cmpLayers} layers, batch 16 (ms/step):`, ''],
-    ['  shared prefix, chunked (default)', `${f(cmpShared.msPerToken)}  (${cmpShared.cacheMB.toFixed(0)} MB)`],
-    ['  prefix copied per row, chunked', `${f(cmpCopied.msPerToken)}  (${cmpCopied.cacheMB.toFixed(0)} MB)`],
-    ['  prefix copied, concatenated every step', f(cmpConcat.msPerToken)],
+    ['decoder weights read per token (MB)', result.decoderWeightMB.toFixed(0)],
+    [`read bandwidth, 1 / ${tp} threads (GB/s)`, `${f(bw1)} / ${f(bwN)}`],
+    [`floor: weights / bandwidth, 1 / ${tp} threads (ms/token)`, `${f(floor1)} / ${f(floorN)}`],
+    ['', `one instance  |  tp ${tp}  |  ratio`],
+    [`batch 1, cache ${cacheLen} (ms/token)`, `${f(one.msPerTokenBatch1)}  |  ${f(split.msPerTokenBatch1)}  |  ${result.ratioBatch1.toFixed(2)}  (tp ${tp} = ${result.batch1OverFloor.toFixed(2)} x the 1-thread floor)`],
+    [`batch 16, cache ${cacheLen} (ms/step)`, `${f(one.msPerTokenBatch16)}  |  ${f(split.msPerTokenBatch16)}  |  ${result.ratioBatch16.toFixed(2)}`],
+    [`prefill ${cacheLen} positions, batch 1 (ms)`, `${one.prefillMs.toFixed(0)}  |  ${split.prefillMs.toFixed(0)}`],
+    ['collectives per step on rank 0: count, ms', `${result.collectivesPerStep.toFixed(0)}, ${f(result.collectiveMsPerStep)}`],
+    ['wasm heap: one instance / each worker (MB)', `${result.heapMB === null ? 'n/a' : result.heapMB.toFixed(0)} / ${result.workerHeapMB.map((x) => (x === null ? 'n/a' : x.toFixed(0))).join(', ')}`],
+    ['process RSS at the end (MB)', result.peakRssMB.toFixed(0)],
   ];
   const w = Math.max(...rows.map((r) => r[0].length));
   console.log(rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n'));
