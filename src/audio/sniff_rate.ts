@@ -36,7 +36,7 @@ const AAC_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000
 
 interface MpegFrame {
   rate: number;
-  /** bytes to the next frame header, or 0 where the layer's length is not computed here */
+  /** bytes to the next frame header */
   length: number;
 }
 
@@ -46,36 +46,46 @@ function mpegFrameAt(b: Uint8Array, i: number): MpegFrame | undefined {
   const layer = (b[i + 1] >> 1) & 3;
   const bitrateIndex = b[i + 2] >> 4;
   const rateIndex = (b[i + 2] >> 2) & 3;
-  // version 1 is reserved; layer 0 is reserved (and is where ADTS AAC puts its zero bits)
-  if (version === 1 || layer === 0 || rateIndex === 3 || bitrateIndex === 15 || bitrateIndex === 0) return undefined;
+  // Layer III only (layer bits 01): MP3. Version 1 is reserved; free-format (bitrate 0) frames
+  // have no computable length, so they cannot be confirmed by the next frame.
+  if (version === 1 || layer !== 1 || rateIndex === 3 || bitrateIndex === 15 || bitrateIndex === 0) return undefined;
   const rate = MPEG_RATES[version][rateIndex];
   const padding = (b[i + 2] >> 1) & 1;
-  let length = 0;
-  if (layer === 1) {
-    // Layer III
-    const kbps = (version === 3 ? MPEG1_L3_KBPS : MPEG2_L3_KBPS)[bitrateIndex];
-    length = Math.floor(((version === 3 ? 144 : 72) * kbps * 1000) / rate) + padding;
-  }
-  return { rate, length };
+  const kbps = (version === 3 ? MPEG1_L3_KBPS : MPEG2_L3_KBPS)[bitrateIndex];
+  return { rate, length: Math.floor(((version === 3 ? 144 : 72) * kbps * 1000) / rate) + padding };
 }
 
-/** The first MPEG audio frame confirmed by a second one right after it (or the file's end). */
+/**
+ * The first MPEG audio frame confirmed by the two after it (or by the file ending where the
+ * frames say it does): a single 4-byte match turns up in random bytes too often to trust.
+ */
 function sniffMpeg(b: Uint8Array, from: number): number | undefined {
   const limit = Math.min(b.length - 4, from + 64 * 1024);
   for (let i = from; i <= limit; i++) {
     const f = mpegFrameAt(b, i);
     if (!f) continue;
-    if (f.length === 0) return f.rate;
-    const next = i + f.length;
-    if (next + 4 > b.length) return f.rate;
-    const g = mpegFrameAt(b, next);
-    if (g && g.rate === f.rate) return f.rate;
+    let at = i;
+    let frames = 0;
+    while (frames < 3) {
+      const g = mpegFrameAt(b, at);
+      if (!g || g.rate !== f.rate) break;
+      frames++;
+      at += g.length;
+      if (at + 4 > b.length) break;
+    }
+    if (frames >= 3 || (frames === 2 && at + 4 > b.length)) return f.rate;
   }
   return undefined;
 }
 
+const isAdts = (b: Uint8Array, at: number) => at + 7 <= b.length && b[at] === 0xff && (b[at + 1] & 0xf6) === 0xf0;
+
+/** An ADTS frame confirmed by the next one's sync word (or by the file ending with it). */
 function sniffAdts(b: Uint8Array, at: number): number | undefined {
-  if (at + 7 > b.length || b[at] !== 0xff || (b[at + 1] & 0xf6) !== 0xf0) return undefined;
+  if (!isAdts(b, at)) return undefined;
+  const length = ((b[at + 3] & 3) << 11) | (b[at + 4] << 3) | (b[at + 5] >> 5);
+  const next = at + length;
+  if (length < 7 || !(next >= b.length || isAdts(b, next))) return undefined;
   return AAC_RATES[(b[at + 2] >> 2) & 0xf];
 }
 

@@ -104,6 +104,8 @@ export class HttpByteSource implements ByteSource {
       }
     }
     const tee = opts.tee ? await opts.tee(validators) : undefined;
+    // An empty file is complete before any read.
+    if (validators.size === 0) await tee?.write(0, new Uint8Array(0));
     const src = new HttpByteSource(url, validators.size, opts, tee, whole);
     if (whole) await src.adoptWhole(whole);
     return src;

@@ -180,9 +180,8 @@ export class OpfsCache {
 
   /** Start caching a file of `meta.size` bytes that will arrive in pieces. */
   async tee(meta: CacheMeta, onError: (e: Error) => void): Promise<CacheTee> {
-    // The old metadata goes first, so a crash between here and the commit cannot leave old
-    // metadata pointing at new, partial data.
-    await this.removeEntry(`${keyOf(meta.url)}.json`);
+    // An older entry may stay until the commit: the writable fills a swap file, and the data file
+    // changes only when every byte is there (another tab or a worker may be reading it meanwhile).
     const handle = await this.dir.getFileHandle(`${keyOf(meta.url)}.data`, { create: true });
     const writable = await handle.createWritable({ keepExistingData: false });
     return new CacheTee(this, { ...meta, state: 'file' }, writable, onError);

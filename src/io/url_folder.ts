@@ -27,9 +27,13 @@ export interface UrlFolderOptions {
   log?: (message: string) => void;
 }
 
-/** A folder URL with exactly one trailing slash, so relative names resolve inside it. */
+/**
+ * A folder URL with exactly one trailing slash, so relative names resolve inside it; a relative
+ * `url` resolves against `base` (default: the page, or the worker's script).
+ */
 export function folderUrl(url: string, base?: string): string {
-  const u = new URL(url, base);
+  const g = globalThis as { document?: Document; location?: Location };
+  const u = new URL(url, base ?? g.document?.baseURI ?? g.location?.href);
   u.search = '';
   u.hash = '';
   if (!u.pathname.endsWith('/')) u.pathname += '/';
@@ -41,7 +45,7 @@ export class UrlFolder implements ModelFolder {
   readonly label: string;
   private cache: Promise<OpfsCache | null> | undefined;
 
-  /** `base`: an absolute URL of the folder (a trailing slash is added when missing). */
+  /** `base`: the folder's URL, relative ones against the page (a trailing slash is added when missing). */
   constructor(base: string, private readonly opts: UrlFolderOptions = {}) {
     const href = folderUrl(base);
     this.location = { kind: 'url', base: href };

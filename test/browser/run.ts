@@ -75,6 +75,8 @@ const SPECS: PageSpec[] = [
       const input = await page.waitForSelector('input#pick[type=file]');
       // A directory path: Chromium enumerates it for a webkitdirectory input, as a real pick does.
       await (input as ElementHandle<HTMLInputElement>).uploadFile(c.fixtures.uploadDir);
+      // Chromium lists the directory after uploadFile returns; the page may look only then.
+      await page.waitForFunction(() => ((document.getElementById('pick') as HTMLInputElement).files?.length ?? 0) > 0, { timeout: 10_000 });
     },
   },
   { label: 'audio', url: () => '/audio.html' },

@@ -137,6 +137,25 @@ test('FLAC decodes sample-exact to its source at 22050 Hz (channel 0 of a stereo
   assertClose(pitch(r.samples, r.sampleRate), 440, 2, 'pitch of channel 0 (the right channel is 880 Hz)');
 });
 
+test('a header without the rate: decoded at 48000 and the result says so', async () => {
+  // Turn the WebM track's SamplingFrequency element (ID 0xB5, 8-byte float 24000) into a Void
+  // element (0xEC) of the same size: the stream stays decodable, the rate is no longer written.
+  const bytes = await bytesOf('vorbis.webm');
+  const rate = new Uint8Array(8);
+  new DataView(rate.buffer).setFloat64(0, 24000);
+  let at = -1;
+  for (let i = 0; i + 10 <= bytes.length && at < 0; i++) {
+    if (bytes[i] === 0xb5 && bytes[i + 1] === 0x88 && rate.every((x, k) => bytes[i + 2 + k] === x)) at = i;
+  }
+  assert(at > 0, 'found the SamplingFrequency element');
+  bytes[at] = 0xec;
+  const r = await decodeAudioBytes(bytes, { fileName: 'norate.webm' });
+  assertEqual([r.container, r.sampleRate, r.sampleRateFrom], ['webm', 48000, 'default'], 'result');
+  assertEqual(r.note, 'norate.webm: the sample rate is not in the webm header; decoded at 48000 Hz (the browser may have resampled it)', 'note');
+  assertClose(r.samples.length / r.sampleRate, 1, 0.08, 'seconds');
+  assertClose(pitch(r.samples, r.sampleRate), 440, 4, 'pitch after the browser resampled');
+});
+
 test('bytes that are not audio give a clear error', async () => {
   const noise = await bytesOf('noise.bin');
   await rejects(
