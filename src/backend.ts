@@ -1,31 +1,56 @@
-// Picks and initialises the tfjs backend once per process.
-// Order of preference: CUDA (tfjs-node-gpu) > native TensorFlow (tfjs-node) > wasm > cpu.
-// tfjs-node(-gpu) are optional peers: their install downloads libtensorflow, which is not
-// possible everywhere, so they are only used when a user has installed them.
+// Picks and initialises the tfjs backend once per thread, in the platform's order of preference:
+// in Node CUDA (tfjs-node-gpu) > native TensorFlow (tfjs-node) > wasm > cpu; in a page WebGPU >
+// wasm > WebGL > cpu. tfjs-node(-gpu) are optional peers: their install downloads libtensorflow,
+// which is not possible everywhere, so they are only used when a user has installed them. The
+// browser entry registers the WebGPU and WebGL backends; the wasm binaries always come from the
+// platform (node_modules, or beside the bundle), never from a CDN.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import { log, platform, setLogger } from './platform/platform';
 
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
-export const BACKENDS: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
+export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'webgl' | 'cpu';
+export const BACKENDS: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'webgl', 'cpu'];
 
 let initialised: BackendName | undefined;
 let logged = false;
+let wasmPathsSet = false;
 
 /** Replace where the one-line backend message goes (pass `() => {}` to silence it). */
 export const setBackendLogger = setLogger;
 
-async function loadWasm(): Promise<void> {
-  // The binaries come from the platform (node_modules, or served with the page): never a CDN.
-  wasm.setWasmPaths(platform().wasmPaths());
-}
+export class BackendError extends Error {}
 
 function parseBackend(name: string, source: string): BackendName {
   const n = name.trim().toLowerCase();
   if (n === 'tensorflow' || n === 'node' || n === 'tfjs-node' || n === 'cuda' || n === 'gpu') return 'tensorflow';
-  if (n === 'wasm' || n === 'cpu') return n;
-  throw new Error(`${source}: unknown backend '${name}' (expected one of ${BACKENDS.join(', ')})`);
+  if ((BACKENDS as readonly string[]).includes(n)) return n as BackendName;
+  throw new BackendError(`${source}: unknown backend '${name}' (expected one of ${BACKENDS.join(', ')})`);
+}
+
+/** Switch to `name`; a description for the log, or the reason it is not available. */
+async function trySetBackend(name: BackendName): Promise<{ ok: true; detail: string } | { ok: false; why: string }> {
+  let detail = '';
+  if (name === 'tensorflow') {
+    const native = platform().loadNativeBackend();
+    if (!native) return { ok: false, why: 'needs @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu (npm i @tensorflow/tfjs-node-gpu@4.22.0)' };
+    detail = native;
+  }
+  if (name === 'wasm' && !wasmPathsSet) {
+    wasm.setWasmPaths(platform().wasmPaths());
+    wasmPathsSet = true;
+  }
+  if (!tf.findBackendFactory(name)) return { ok: false, why: `not available in ${platform().name === 'node' ? 'Node' : 'this build'}` };
+  try {
+    if (!(await tf.setBackend(name))) return { ok: false, why: 'it failed to initialise' };
+    await tf.ready();
+  } catch (e) {
+    return { ok: false, why: (e as Error).message };
+  }
+  // The cpu backend prints a multi-line "install tfjs-node" banner on first use; our one-line
+  // backend message already says which backend runs, so mark it as used.
+  if (name === 'cpu') (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+  return { ok: true, detail };
 }
 
 /**
@@ -36,49 +61,22 @@ export async function initBackend(requested?: string): Promise<BackendName> {
   const explicit = requested ?? platform().env('CLVP_BACKEND');
   const want = explicit ? parseBackend(explicit, requested ? 'backend option' : 'CLVP_BACKEND') : undefined;
   if (initialised && (!want || want === initialised)) return initialised;
-
-  let chosen: BackendName;
-  let detail = '';
-  if (want === 'tensorflow' || want === undefined) {
-    const native = platform().loadNativeBackend();
-    if (native) {
-      await tf.setBackend('tensorflow');
-      chosen = 'tensorflow';
-      detail = native;
-    } else if (want === 'tensorflow') {
-      throw new Error(
-        "backend 'tensorflow' needs @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu (npm i @tensorflow/tfjs-node-gpu@4.22.0)",
-      );
-    } else {
-      chosen = await setWasmOrCpu(undefined);
+  const tried: string[] = [];
+  for (const name of want ? [want] : platform().backends) {
+    const r = await trySetBackend(name);
+    if (!r.ok) {
+      if (want) throw new BackendError(`backend '${want}': ${r.why}`);
+      tried.push(`${name}: ${r.why}`);
+      continue;
     }
-  } else {
-    chosen = await setWasmOrCpu(want);
-  }
-  await tf.ready();
-  initialised = chosen;
-  if (!logged || explicit) {
-    log(`clvp-tfjs: using backend ${chosen}${detail ? ` (${detail})` : ''}`);
-    logged = true;
-  }
-  return chosen;
-
-  async function setWasmOrCpu(w: BackendName | undefined): Promise<BackendName> {
-    if (w === undefined || w === 'wasm') {
-      try {
-        await loadWasm();
-        if (await tf.setBackend('wasm')) return 'wasm';
-      } catch (e) {
-        if (w === 'wasm') throw new Error(`could not initialise the wasm backend: ${(e as Error).message}`);
-      }
-      if (w === 'wasm') throw new Error('could not initialise the wasm backend');
+    initialised = name;
+    if (!logged || explicit) {
+      log(`clvp-tfjs: using backend ${name}${r.detail ? ` (${r.detail})` : ''}`);
+      logged = true;
     }
-    if (!(await tf.setBackend('cpu'))) throw new Error('could not initialise the cpu backend');
-    // The cpu backend prints a multi-line "install tfjs-node" banner on first use; our one-line
-    // backend message already says which backend runs, so mark it as used.
-    (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
-    return 'cpu';
+    return name;
   }
+  throw new BackendError(`no tfjs backend could be initialised (${tried.join('; ')})`);
 }
 
 /** The backend in use, initialising the default one if needed. */

@@ -106,6 +106,8 @@ export const nodePlatform: Platform = {
 
   wasmPaths: () => path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + path.sep,
 
+  backends: ['tensorflow', 'wasm', 'cpu'],
+
   loadNativeBackend(): string | undefined {
     if (tryRequire('@tensorflow/tfjs-node-gpu')) return 'tfjs-node-gpu (CUDA)';
     if (tryRequire('@tensorflow/tfjs-node')) return 'tfjs-node';

@@ -61,6 +61,8 @@ export interface Platform {
   cores(): number;
   /** Where the tfjs-backend-wasm binaries are served or stored (a folder path or URL ending in '/'). */
   wasmPaths(): string;
+  /** tfjs backends in this platform's order of preference. */
+  readonly backends: ReadonlyArray<'tensorflow' | 'webgpu' | 'wasm' | 'webgl' | 'cpu'>;
   /** Load a native tfjs backend if this platform has one (tfjs-node); its description, or undefined. */
   loadNativeBackend(): string | undefined;
   /** Where log() writes when no logger is set. */

@@ -1,0 +1,65 @@
+// tfjs backends in the page: WebGPU, WebGL and wasm each initialise (wasm from the binaries our
+// server serves beside the bundle) and compute a matmul that matches the cpu backend.
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend, BackendName } from '../../../src/browser';
+import { assert, assertEqual, run, test, xorshift } from './harness';
+
+const M = 64;
+const K = 96;
+const N = 48;
+const next = xorshift(2024);
+const a = Float32Array.from({ length: M * K }, () => (next() / 2 ** 32) * 2 - 1);
+const b = Float32Array.from({ length: K * N }, () => (next() / 2 ** 32) * 2 - 1);
+let reference: Float32Array;
+
+async function matmul(): Promise<Float32Array> {
+  const x = tf.tensor2d(a, [M, K]);
+  const y = tf.tensor2d(b, [K, N]);
+  const z = tf.matMul(x, y); // [M, N]
+  const out = (await z.data()) as Float32Array;
+  tf.dispose([x, y, z]);
+  return out;
+}
+
+/** Largest difference relative to the largest reference value (near-zero entries make elementwise ratios meaningless). */
+function relativeError(got: Float32Array, want: Float32Array): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < want.length; i++) {
+    diff = Math.max(diff, Math.abs(got[i] - want[i]));
+    scale = Math.max(scale, Math.abs(want[i]));
+  }
+  return diff / scale;
+}
+
+test('cpu gives the reference', async () => {
+  assertEqual(await initBackend('cpu'), 'cpu', 'backend');
+  reference = await matmul();
+  // spot check one entry against a plain loop
+  let s = 0;
+  for (let k = 0; k < K; k++) s += a[5 * K + k] * b[k * N + 7];
+  assert(Math.abs(reference[5 * N + 7] - s) < 1e-5, `entry (5, 7): ${reference[5 * N + 7]} vs ${s}`);
+});
+
+for (const name of ['webgpu', 'webgl', 'wasm'] as BackendName[]) {
+  test(`${name} initialises and matches cpu within 1e-5 relative`, async () => {
+    assertEqual(await initBackend(name), name, 'backend');
+    assertEqual(tf.getBackend(), name, 'tf.getBackend()');
+    const before = tf.memory().numTensors;
+    const got = await matmul();
+    assertEqual(tf.memory().numTensors, before, 'no tensors leaked');
+    const err = relativeError(got, reference);
+    assert(err <= 1e-5, `relative error ${err.toExponential(2)}`);
+  });
+}
+
+test('wasm runs threaded (the page is isolated)', async () => {
+  await initBackend('wasm');
+  assertEqual(await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'), true, 'multithread support');
+});
+
+test('with no name, the first backend that works is chosen (webgpu here)', async () => {
+  assertEqual(await initBackend(), 'webgpu', 'default choice');
+});
+
+run();

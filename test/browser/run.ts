@@ -1,0 +1,243 @@
+// npm run test:browser: builds the test pages with the browser build's own pipeline (so the
+// Node built-in guard applies to them too), writes the fixtures, serves them on 127.0.0.1 with
+// the cross-origin isolation headers, drives Debian's Chromium with puppeteer-core through each
+// page, and prints every result and a closing line 'browser: N passed, M failed'. Exits non-zero
+// on any failure, on a console error a page did not expect, or on a request to another host.
+// Chromium: /usr/bin/chromium (override with CLVP_CHROMIUM).
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import puppeteer, { Browser, ElementHandle, Page } from 'puppeteer-core';
+import { buildBrowser } from '../../scripts/build-browser';
+import { ISOLATION_HEADERS, RequestLogEntry, startStaticServer, StaticServer } from '../../scripts/serve';
+import { Fixtures, writeFixtures } from './fixtures';
+import type { PageTestResult } from './pages/harness';
+
+const REPO = path.resolve(__dirname, '..', '..');
+const OUT = path.join(REPO, 'dist', 'browser-test');
+const PAGES = path.join(__dirname, 'pages');
+const CHROMIUM = process.env.CLVP_CHROMIUM ?? '/usr/bin/chromium';
+const PAGE_TIMEOUT_MS = 90_000;
+
+interface Ctx {
+  server: StaticServer;
+  fixtures: Fixtures;
+}
+
+interface PageSpec {
+  /** shown in the results */
+  label: string;
+  /** the page's URL path and query (the page is test/browser/pages/<name>.ts) */
+  url: (ctx: Ctx) => string;
+  /** run after the page has loaded and before its tests start (the page then waits: ?wait=1) */
+  before?: (page: Page, ctx: Ctx) => Promise<void>;
+  /** how to get there: a fresh page (default), or the previous spec's page navigated again (after `before`) */
+  reload?: boolean;
+  /** console errors and uncaught errors the page causes on purpose (failed loads of fault URLs) */
+  allowConsole?: RegExp[];
+  /** checks on the server's log of this spec's requests; each string is a failure */
+  after?: (requests: RequestLogEntry[], ctx: Ctx) => string[];
+}
+
+const FAILED_LOAD = /^Failed to load resource/;
+
+function bytesServed(requests: RequestLogEntry[], p: string): number {
+  return requests.filter((r) => r.path === p && r.method === 'GET').reduce((n, r) => n + r.bytes, 0);
+}
+
+const SPECS: PageSpec[] = [
+  { label: 'basic', url: () => '/basic.html' },
+  { label: 'url_folder', url: () => '/url_folder.html', allowConsole: [FAILED_LOAD] },
+  {
+    label: 'offline (first visit)',
+    url: (c) => `/offline.html?sha=${c.fixtures.offlineSha}#phase=1`,
+    allowConsole: [FAILED_LOAD],
+    after: (reqs) => {
+      const size = 3 * 1048576 + 5;
+      const served = bytesServed(reqs, '/fixtures/offline/weights.bin');
+      return served === size ? [] : [`the weights were served ${served} bytes for a ${size}-byte file (expected each byte once)`];
+    },
+  },
+  {
+    label: 'offline (second visit, network off)',
+    url: (c) => `/offline.html?sha=${c.fixtures.offlineSha}#phase=2`,
+    reload: true,
+    before: async (page) => {
+      await page.setOfflineMode(true);
+    },
+    allowConsole: [FAILED_LOAD],
+    after: (reqs) => (reqs.length === 0 ? [] : [`the server saw ${reqs.length} requests while offline: ${reqs.map((r) => r.path).join(', ')}`]),
+  },
+  {
+    label: 'files_folder',
+    url: () => '/files_folder.html?wait=1',
+    before: async (page, c) => {
+      const input = await page.waitForSelector('input#pick[type=file]');
+      // A directory path: Chromium enumerates it for a webkitdirectory input, as a real pick does.
+      await (input as ElementHandle<HTMLInputElement>).uploadFile(c.fixtures.uploadDir);
+      // Chromium lists the directory after uploadFile returns; the page may look only then.
+      await page.waitForFunction(() => ((document.getElementById('pick') as HTMLInputElement).files?.length ?? 0) > 0, { timeout: 10_000 });
+    },
+  },
+  { label: 'audio', url: () => '/audio.html' },
+  { label: 'microphone', url: () => '/microphone.html' },
+  // The worker page makes its workers throw and reject on purpose; Chromium also logs those.
+  { label: 'worker', url: () => '/worker.html', allowConsole: [FAILED_LOAD, /boom from the worker|rejected in the worker/] },
+  {
+    label: 'backends',
+    url: () => '/backends.html',
+    after: (reqs) => {
+      const wasm = reqs.filter((r) => r.path.endsWith('.wasm') && r.status === 200).map((r) => r.path);
+      return wasm.includes('/tfjs-backend-wasm-threaded-simd.wasm') ? [] : [`the threaded wasm binary was not fetched from our server (fetched: ${wasm.join(', ') || 'none'})`];
+    },
+  },
+];
+
+function pageEntries(): Record<string, string> {
+  const entries: Record<string, string> = { 'clvp-worker': 'src/browser_worker.ts' };
+  for (const f of fs.readdirSync(PAGES)) {
+    if (f.endsWith('.ts') && f !== 'harness.ts') entries[f.slice(0, -3)] = path.relative(REPO, path.join(PAGES, f));
+  }
+  return entries;
+}
+
+function writeHtml(name: string): void {
+  fs.writeFileSync(
+    path.join(OUT, `${name}.html`),
+    `<!doctype html>\n<html><head><meta charset="utf-8"><title>${name}</title><link rel="icon" href="data:,"></head>\n<body><script type="module" src="./${name}.js"></script></body></html>\n`,
+  );
+}
+
+interface Outcome {
+  label: string;
+  results: PageTestResult[];
+}
+
+async function runSpec(browser: Browser, previous: Page | undefined, spec: PageSpec, ctx: Ctx): Promise<{ outcome: Outcome; page: Page }> {
+  const page = spec.reload && previous ? previous : await browser.newPage();
+  const consoleErrors: string[] = [];
+  const outside: string[] = [];
+  const onConsole = (m: { type(): string; text(): string }) => {
+    if (m.type() === 'error' && !(spec.allowConsole ?? []).some((re) => re.test(m.text()))) consoleErrors.push(m.text());
+  };
+  const onError = (e: unknown) => {
+    const text = `uncaught: ${(e as Error).message ?? String(e)}`;
+    if (!(spec.allowConsole ?? []).some((re) => re.test(text))) consoleErrors.push(text);
+  };
+  const onRequest = (r: { url(): string }) => {
+    const u = new URL(r.url());
+    if (!['data:', 'blob:'].includes(u.protocol) && u.hostname !== '127.0.0.1') outside.push(r.url());
+  };
+  page.on('console', onConsole);
+  page.on('pageerror', onError);
+  page.on('request', onRequest);
+  const results: PageTestResult[] = [];
+  const logStart = ctx.server.log.length;
+  try {
+    const url = `${ctx.server.url}${spec.url(ctx)}`;
+    if (spec.reload && previous) {
+      await spec.before?.(page, ctx);
+      // A reload revalidates the page itself with the server, which fails offline; a new visit
+      // (what a returning user makes) takes the page from the HTTP cache. about:blank first, so
+      // the new URL, which differs only in its fragment, is a real navigation.
+      await page.goto('about:blank');
+      await page.goto(url, { waitUntil: 'load' });
+    } else {
+      await page.goto(url, { waitUntil: 'load' });
+      await spec.before?.(page, ctx);
+    }
+    await page.evaluate(() => window.__clvpGo?.());
+    await page.waitForFunction(() => window.__clvp?.done === true, { timeout: PAGE_TIMEOUT_MS, polling: 100 });
+    results.push(...(await page.evaluate(() => window.__clvp!.results)));
+  } catch (e) {
+    results.push({ name: 'page ran to the end', ok: false, ms: 0, detail: (e as Error).message });
+  } finally {
+    page.off('console', onConsole);
+    page.off('pageerror', onError);
+    page.off('request', onRequest);
+  }
+  if (results.length === 0) results.push({ name: 'page has tests', ok: false, ms: 0, detail: 'the page reported no tests' });
+  // Requests still in flight when the page finished are logged as they end; let them land.
+  await new Promise((r) => setTimeout(r, 100));
+  const requests = ctx.server.log.slice(logStart);
+  for (const f of spec.after?.(requests, ctx) ?? []) results.push({ name: 'server-side check', ok: false, ms: 0, detail: f });
+  if (spec.after && !results.some((r) => r.name === 'server-side check')) results.push({ name: 'server-side check', ok: true, ms: 0 });
+  for (const c of consoleErrors) results.push({ name: 'no unexpected console errors', ok: false, ms: 0, detail: c });
+  for (const u of outside) results.push({ name: 'no requests to other hosts', ok: false, ms: 0, detail: u });
+  return { outcome: { label: spec.label, results }, page };
+}
+
+async function main(): Promise<number> {
+  const t0 = Date.now();
+  fs.rmSync(OUT, { recursive: true, force: true });
+  const entries = pageEntries();
+  const built = await buildBrowser({ entries, outdir: OUT });
+  for (const name of Object.keys(entries)) if (name !== 'clvp-worker' && name !== 'echo_worker') writeHtml(name);
+  const fixtures = writeFixtures(OUT);
+  const tReady = Date.now();
+  console.log(`browser: built ${Object.keys(entries).length} bundles in ${built.ms} ms, fixtures ready after ${tReady - t0} ms`);
+
+  const server = await startStaticServer({
+    root: OUT,
+    // Pages and bundles may come from the HTTP cache (the offline reload needs its page shell);
+    // everything the tests read is no-store, so only our own cache can serve it offline.
+    headers: (p) => ({ ...ISOLATION_HEADERS, 'Cache-Control': /\.(html|js)$/.test(p) ? 'max-age=600' : 'no-store' }),
+    faults: [
+      { prefix: '/fault/404/', fault: 'not-found' },
+      { prefix: '/fault/drop/', fault: 'drop' },
+      { prefix: '/fault/norange/', fault: 'ignore-range' },
+      { prefix: '/fault/wrong/', fault: 'wrong-range' },
+      { prefix: '/fault/trunc/', fault: 'truncate' },
+    ],
+  });
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'clvp-chromium-'));
+  let browser: Browser | undefined;
+  const outcomes: Outcome[] = [];
+  try {
+    try {
+      browser = await puppeteer.launch({
+        executablePath: CHROMIUM,
+        headless: true,
+        args: [
+          '--no-sandbox', '--headless=new', '--enable-unsafe-webgpu', '--enable-unsafe-swiftshader',
+          // Without these Chromium keeps trying to reach Google's services on a closed network.
+          '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
+          `--user-data-dir=${profile}`,
+          '--autoplay-policy=no-user-gesture-required',
+          '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${fixtures.micWav}`,
+        ],
+      });
+    } catch (e) {
+      throw new Error(`could not start Chromium at ${CHROMIUM} (apt-get install -y chromium): ${(e as Error).message}`);
+    }
+    let previous: Page | undefined;
+    for (const spec of SPECS) {
+      const { outcome, page } = await runSpec(browser, previous, spec, { server, fixtures });
+      outcomes.push(outcome);
+      if (previous && previous !== page) await previous.close();
+      previous = page;
+      for (const r of outcome.results) {
+        console.log(`  ${r.ok ? 'ok  ' : 'FAIL'} ${outcome.label} › ${r.name}${r.ms ? ` (${r.ms} ms)` : ''}`);
+        if (!r.ok && r.detail) console.log(r.detail.split('\n').map((l) => `         ${l}`).join('\n'));
+      }
+    }
+  } finally {
+    await browser?.close().catch(() => {});
+    await server.close();
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
+  const all = outcomes.flatMap((o) => o.results);
+  const failed = all.filter((r) => !r.ok).length;
+  console.log(`browser: ran in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(`browser: ${all.length - failed} passed, ${failed} failed`);
+  return failed === 0 ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(`browser: ${(e as Error).message}`);
+    console.log('browser: 0 passed, 1 failed');
+    process.exit(1);
+  },
+);
