@@ -2,7 +2,7 @@
 // browser's), every other format through decodeAudioData at the rate its header gives. Fixtures
 // are a 440 Hz tone the runner encodes with ffmpeg at rates other than the browser's own, so a
 // resampled decode would show in the length, the rate and the measured pitch.
-import { decodeAudioBytes, setWavDecoder, WavDecoder } from '../../../src/browser';
+import { decodeAudioBytes, decodeWav, setWavDecoder, WavDecoder } from '../../../src/browser';
 import { assert, assertClose, assertEqual, rejects, run, test } from './harness';
 
 interface Fixture {
@@ -90,11 +90,13 @@ test('WAV goes through the seam, not the browser', async () => {
 
 test('WAV without a decoder is refused clearly, and setWavDecoder installs one', async () => {
   const bytes = await bytesOf(meta.wav);
+  // The browser entry installs the library's own decoder; take it away for this test.
+  setWavDecoder(undefined);
   await rejects(decodeAudioBytes(bytes, { fileName: 'tone.wav' }), /^tone\.wav: a WAV file, and no WAV decoder is installed \(setWavDecoder\)/, 'no decoder');
   setWavDecoder(seamWav);
   const r = await decodeAudioBytes(bytes, { fileName: 'tone.wav' });
   assertEqual(r.sampleRate, 22050, 'rate via the installed decoder');
-  setWavDecoder(undefined);
+  setWavDecoder(decodeWav);
 });
 
 test('compressed formats decode at their own rate (no resampling), first channel, right pitch', async () => {

@@ -32,6 +32,11 @@ function relativeError(got: Float32Array, want: Float32Array): number {
   return diff / scale;
 }
 
+// First: once a backend is chosen, initBackend() without a name keeps it.
+test('with no name, the first backend that works is chosen (webgpu here)', async () => {
+  assertEqual(await initBackend(), 'webgpu', 'default choice');
+});
+
 test('cpu gives the reference', async () => {
   assertEqual(await initBackend('cpu'), 'cpu', 'backend');
   reference = await matmul();
@@ -58,8 +63,5 @@ test('wasm runs threaded (the page is isolated)', async () => {
   assertEqual(await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'), true, 'multithread support');
 });
 
-test('with no name, the first backend that works is chosen (webgpu here)', async () => {
-  assertEqual(await initBackend(), 'webgpu', 'default choice');
-});
 
 run();

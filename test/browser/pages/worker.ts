@@ -80,10 +80,13 @@ test('a worker script that does not exist is a failed start', async () => {
   assertEqual(await new Promise<string>((r) => port.onExit(r)), cause, 'late listener');
 });
 
-test('the real clvp-worker.js loads and names the entries it lacks', async () => {
-  const port = browserPlatform.startWorker('tensor-parallel-rank', {});
-  const cause = await withTimeout(new Promise<string>((r) => port.onExit(r)), 10000, 'exit');
-  assertEqual(cause, 'clvp-worker: no worker entry "tensor-parallel-rank" in this build (it has none yet)', 'cause');
+test('the real clvp-worker.js runs the tensor-parallel rank entry: a rank with no model reports why', async () => {
+  const port = browserPlatform.startWorker('tensor-parallel-rank', { rank: 0, size: 1, backend: 'cpu', spin: false, buffers: { control: new SharedArrayBuffer(1024), data: new SharedArrayBuffer(1024) }, source: { kind: 'folder', location: { kind: 'url', base: new URL('no-such-model/', location.href).href } } });
+  const msg = await withTimeout(new Promise<unknown>((r) => port.onMessage(r)), 10000, 'message') as { type: string; id: unknown; error: { message: string } };
+  assertEqual(msg.type, 'error', 'message type');
+  assertEqual(msg.id, null, 'a load error, not a call error');
+  if (!/no-such-model: no config\.json/.test(msg.error.message)) throw new Error(`the error should name the missing config.json: ${msg.error.message}`);
+  await port.terminate();
 });
 
 run();
