@@ -60,6 +60,8 @@ const USER_ERRNO = new Set(['ENOENT', 'EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'E
 
 export function isUserError(e: unknown): boolean {
   if (USER_ERRORS.some((c) => e instanceof c)) return true;
+  // Our checks of inputs and settings throw RangeErrors (ValidationError is one): the user's to fix.
+  if (e instanceof RangeError) return true;
   const code = (e as NodeJS.ErrnoException | null)?.code;
   return typeof code === 'string' && USER_ERRNO.has(code);
 }

@@ -7,6 +7,7 @@ import { padExtraBosEosTokens } from '../models/conditioning_encoder';
 import { HostIds, IdsInput, checkSameShape, onesMask, toHostIds } from '../models/ids';
 import { fixSpeechDecoderOutput } from '../models/modeling_clvp';
 import { yieldToEventLoop } from '../runtime/local';
+import { ValidationError } from '../config/errors';
 import { AbortError } from '../runtime/runtime';
 import type { CacheId, ClvpRuntime, HostTensor } from '../runtime/runtime';
 
@@ -131,6 +132,23 @@ export function resolveGenerationConfig(config: ClvpConfig, defaults: Partial<Ge
   });
 }
 
+/**
+ * The options beside GenerationConfig's, checked before any work: ValidationErrors name the
+ * option, its value and what is allowed.
+ */
+export function checkGenerateOptions(opts: ClvpGenerateOptions, config: GenerationConfig): void {
+  const posInt = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 1;
+  if (opts.batchSize !== undefined && !posInt(opts.batchSize)) throw new ValidationError('batchSize', opts.batchSize, 'a positive integer');
+  if (opts.kvChunkSize !== undefined && !posInt(opts.kvChunkSize)) throw new ValidationError('kvChunkSize', opts.kvChunkSize, 'a positive integer');
+  if (opts.semantics !== undefined && opts.semantics !== 'v4.44' && opts.semantics !== 'v4.45') throw new ValidationError('semantics', opts.semantics, "'v4.44' or 'v4.45'");
+  if (opts.padToMaxMelTokens !== undefined) {
+    const longest = 1 + (config.maxNewTokens ?? Math.max(config.maxLength - 1, 0));
+    if (!posInt(opts.padToMaxMelTokens) || opts.padToMaxMelTokens < longest) {
+      throw new ValidationError('padToMaxMelTokens', opts.padToMaxMelTokens, `an integer of at least ${longest} (the longest candidate: the start token and maxNewTokens new ones)`);
+    }
+  }
+}
+
 /** A [B, feature_size, frames] features tensor on the host, checked. */
 export function featuresToHost(features: tf.Tensor3D, config: ClvpConfig, what: string): HostTensor {
   const fs = config.decoderConfig.featureSize;
@@ -154,6 +172,7 @@ export async function prepareConditioning(runtime: ClvpRuntime, inputs: ClvpGene
   const ids0 = toHostIds(inputs.inputIds, 'generate: inputIds');
   const mask0 = inputs.attentionMask !== undefined ? toHostIds(inputs.attentionMask, 'generate: attentionMask') : onesMask(...ids0.shape);
   checkSameShape(ids0, mask0, 'generate: attentionMask');
+  if (ids0.shape[1] === 0) throw new ValidationError('generate: inputIds', '[]', 'at least one text token (an empty text cannot be spoken)');
   const maxText = cfg.decoderConfig.maxTextTokens - 3;
   if (ids0.shape[1] > maxText) {
     throw new RangeError(`generate: the text has ${ids0.shape[1]} tokens; at most max_text_tokens - 3 = ${maxText} fit (bos and two eos are added)`);
@@ -312,6 +331,7 @@ export async function generate(model: GenerationTarget, inputs: ClvpGenerateInpu
   const runtime = model.runtime;
   const dc = runtime.config.decoderConfig;
   const config = resolveGenerationConfig(runtime.config, model.generationDefaults, opts);
+  checkGenerateOptions(opts, config);
   const prep = await prepareConditioning(runtime, inputs, opts.averageConditioning);
   const dec = await decodeSpeechTokens(runtime, prep.decoderInputs, config, { ...opts, repeatEachRow: config.numReturnSequences });
   let seq = dec.sequences;

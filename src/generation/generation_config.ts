@@ -1,5 +1,6 @@
 // Typed generation settings (the subset of transformers' GenerationConfig that speech-token
 // generation uses) and the logits processor list transformers builds from them.
+import { ValidationError } from '../config/errors';
 import {
   LogitsProcessorList,
   RepetitionPenaltyLogitsProcessor,
@@ -70,35 +71,52 @@ export const DEFAULT_GENERATION_CONFIG: Readonly<GenerationConfig> = Object.free
   minTokensToKeep: 1,
 });
 
-function isIntOrNull(x: unknown): boolean {
-  return x === null || Number.isInteger(x);
+/** One rule a GenerationConfig field must satisfy: the check and how it reads in a message. */
+interface FieldRule {
+  ok(v: unknown, c: GenerationConfig): boolean;
+  allowed: string;
 }
 
+const int = (v: unknown) => Number.isInteger(v);
+const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
 /**
- * Checks the settings that can be checked without a model; throws a RangeError naming the field.
- * Sampling-only settings (temperature, topK, topP) are checked only when doSample is true, as
- * transformers only builds those warpers when sampling.
+ * Every field's rule, checked before any work. temperature must be > 0 only when sampling (it
+ * is not used otherwise, as in transformers); top-k and top-p are refused out of range whether
+ * or not they are used, since such a value is always a mistake. top-p 0 (HF accepts it and keeps
+ * min_tokens_to_keep) is refused: it can only mean a typo for greedy decoding.
  */
+const FIELD_RULES: { [K in keyof GenerationConfig]: FieldRule } = {
+  maxNewTokens: { ok: (v) => v === null || (int(v) && (v as number) >= 0), allowed: 'a non-negative integer or null' },
+  maxLength: { ok: (v) => int(v) && (v as number) >= 0, allowed: 'a non-negative integer' },
+  doSample: { ok: (v) => typeof v === 'boolean', allowed: 'true or false' },
+  temperature: { ok: (v, c) => (c.doSample ? finite(v) && v > 0 : typeof v === 'number' && !Number.isNaN(v)), allowed: 'a number > 0 when sampling' },
+  topK: { ok: (v) => v === null || (int(v) && (v as number) >= 0), allowed: 'an integer >= 0 (0 = off) or null' },
+  topP: { ok: (v) => v === null || (finite(v) && v > 0 && v <= 1), allowed: 'a number in (0, 1] (1 = off) or null' },
+  repetitionPenalty: { ok: (v) => v === null || (finite(v) && v > 0), allowed: 'a number > 0 (1 = off) or null' },
+  numReturnSequences: { ok: (v) => int(v) && (v as number) >= 1, allowed: 'a positive integer' },
+  bosTokenId: { ok: (v) => v === null || (int(v) && (v as number) >= 0), allowed: 'a non-negative integer or null' },
+  eosTokenId: { ok: (v) => v === null || (int(v) && (v as number) >= 0) || (Array.isArray(v) && v.length > 0 && v.every((x) => int(x) && x >= 0)), allowed: 'a non-negative integer, a list of them, or null' },
+  padTokenId: { ok: (v) => v === null || (int(v) && (v as number) >= 0), allowed: 'a non-negative integer or null' },
+  seed: { ok: (v) => v === null || (Number.isSafeInteger(v) && (v as number) >= 0), allowed: 'a non-negative safe integer or null' },
+  minTokensToKeep: { ok: (v) => int(v) && (v as number) >= 1, allowed: 'a positive integer' },
+};
+
+/** A field of GenerationConfig outside its allowed values. */
+export class GenerationConfigError extends ValidationError {
+  constructor(readonly configField: keyof GenerationConfig, value: unknown, allowed: string, note = '') {
+    super(`GenerationConfig.${configField}`, value, allowed, note);
+  }
+}
+
+/** Checks every field; throws a GenerationConfigError naming the field, its value and what is allowed. */
 export function validateGenerationConfig(c: GenerationConfig): void {
-  const bad = (field: string, why: string, v: unknown) => {
-    throw new RangeError(`GenerationConfig.${field} ${why}, but is ${JSON.stringify(v)}`);
-  };
-  if (c.maxNewTokens !== null && (!Number.isInteger(c.maxNewTokens) || c.maxNewTokens < 0)) bad('maxNewTokens', 'has to be a non-negative integer or null', c.maxNewTokens);
-  if (!Number.isInteger(c.maxLength) || c.maxLength < 0) bad('maxLength', 'has to be a non-negative integer', c.maxLength);
-  if (typeof c.doSample !== 'boolean') bad('doSample', 'has to be a boolean', c.doSample);
-  if (c.repetitionPenalty !== null && !(Number.isFinite(c.repetitionPenalty) && c.repetitionPenalty > 0)) bad('repetitionPenalty', 'has to be a strictly positive number (1 = off) or null', c.repetitionPenalty);
-  if (!Number.isInteger(c.numReturnSequences) || c.numReturnSequences < 1) bad('numReturnSequences', 'has to be a positive integer', c.numReturnSequences);
-  if (!isIntOrNull(c.bosTokenId)) bad('bosTokenId', 'has to be an integer or null', c.bosTokenId);
-  if (!(isIntOrNull(c.eosTokenId) || (Array.isArray(c.eosTokenId) && c.eosTokenId.every((x) => Number.isInteger(x))))) bad('eosTokenId', 'has to be an integer, a list of integers or null', c.eosTokenId);
-  if (!isIntOrNull(c.padTokenId)) bad('padTokenId', 'has to be an integer or null', c.padTokenId);
-  if (c.seed !== null && !(Number.isSafeInteger(c.seed) && c.seed >= 0)) bad('seed', 'has to be a non-negative safe integer or null', c.seed);
-  if (!Number.isInteger(c.minTokensToKeep) || c.minTokensToKeep < 1) bad('minTokensToKeep', 'has to be a positive integer', c.minTokensToKeep);
-  if (c.doSample) {
-    if (!(Number.isFinite(c.temperature) && c.temperature > 0)) {
-      bad('temperature', `has to be a strictly positive number when sampling${c.temperature === 0 ? ' (for greedy decoding set doSample: false)' : ''}`, c.temperature);
+  for (const field of Object.keys(FIELD_RULES) as Array<keyof GenerationConfig>) {
+    const rule = FIELD_RULES[field];
+    if (!rule.ok(c[field], c)) {
+      const note = field === 'temperature' && c.temperature === 0 ? ' (for greedy decoding set doSample: false)' : '';
+      throw new GenerationConfigError(field, c[field], rule.allowed, note);
     }
-    if (c.topK !== null && !(Number.isInteger(c.topK) && c.topK >= 0)) bad('topK', 'has to be a non-negative integer (0 = off) or null', c.topK);
-    if (c.topP !== null && !(c.topP >= 0 && c.topP <= 1)) bad('topP', 'has to be in [0, 1] or null', c.topP);
   }
 }
 

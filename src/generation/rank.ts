@@ -1,10 +1,11 @@
 // Candidate ranking, the job CLVP does inside Tortoise: sample many speech-token candidates for one
 // text in one voice, in bounded batches, and sort them by CLVP similarity to the text.
 import * as tf from '@tensorflow/tfjs-core';
+import { ValidationError } from '../config/errors';
 import { fixSpeechDecoderOutput } from '../models/modeling_clvp';
 import { HostIds, IdsInput, toHostIds } from '../models/ids';
 import type { ClvpRuntime } from '../runtime/runtime';
-import { ClvpGenerateOptions, GenerationTarget, decodeSpeechTokens, normalizeRows, padRight, prepareConditioning, resolveGenerationConfig, similarity } from './generate';
+import { ClvpGenerateOptions, GenerationTarget, checkGenerateOptions, decodeSpeechTokens, normalizeRows, padRight, prepareConditioning, resolveGenerationConfig, similarity } from './generate';
 
 export interface RankedCandidate {
   /** position in generation order */
@@ -56,13 +57,14 @@ export async function rankCandidates(
 ): Promise<RankResult> {
   const runtime = model.runtime;
   const ids0 = toHostIds(inputs.inputIds, 'rankCandidates: inputIds');
-  if (ids0.shape[0] !== 1) throw new RangeError(`rankCandidates: expected one text, got ${ids0.shape[0]} (rank each text separately)`);
+  if (ids0.shape[0] !== 1) throw new ValidationError('rankCandidates: inputIds', `${ids0.shape[0]} texts`, 'one text (rank each text separately)');
   if (inputs.inputFeatures.shape[0] !== 1 && !opts.averageConditioning) {
     throw new RangeError(`rankCandidates: ${inputs.inputFeatures.shape[0]} clips given: pass averageConditioning: true to combine them into one voice, or pass one clip`);
   }
   const numCandidates = opts.numCandidates ?? opts.numReturnSequences ?? 16;
-  if (!(Number.isInteger(numCandidates) && numCandidates >= 1)) throw new RangeError(`rankCandidates: numCandidates must be a positive integer, got ${numCandidates}`);
+  if (!(Number.isSafeInteger(numCandidates) && numCandidates >= 1)) throw new ValidationError('rankCandidates: numCandidates', numCandidates, 'a positive integer');
   const config = resolveGenerationConfig(runtime.config, model.generationDefaults, { ...opts, numReturnSequences: 1 });
+  checkGenerateOptions(opts, config);
   const dc = runtime.config.decoderConfig;
   const prep = await prepareConditioning(runtime, inputs, opts.averageConditioning);
   const batchSize = Math.max(1, Math.min(opts.batchSize ?? 16, numCandidates));

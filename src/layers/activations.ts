@@ -8,12 +8,16 @@ export function gelu(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))));
 }
 
-/** GPT-2's tanh approximation of GELU ("gelu_new"). */
+/**
+ * GPT-2's tanh approximation of GELU ("gelu_new"), 0.5 x (1 + tanh(u)) with
+ * u = sqrt(2/pi) (x + 0.044715 x^3), computed as x * sigmoid(2u): the same function, but
+ * tfjs-wasm's sigmoid is XNNPACK's vectorised kernel and its tanh a scalar loop (measured on
+ * [16, 4096]: 118 us vs 2.4 ms, which was a tenth of a batch-16 decode step). Pow is avoided too.
+ */
 export function geluNew(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
-    // x + 0.044715 x^3 as x * (1 + 0.044715 x^2): the generic Pow kernel is several times slower.
-    const inner = tf.mul(tf.mul(x, tf.add(tf.mul(tf.square(x), 0.044715), 1)), SQRT_2_OVER_PI);
-    return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
+    const twoU = tf.mul(x, tf.add(tf.mul(tf.square(x), 2 * SQRT_2_OVER_PI * 0.044715), 2 * SQRT_2_OVER_PI));
+    return tf.mul(x, tf.sigmoid(twoU));
   });
 }
 

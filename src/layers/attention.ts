@@ -19,6 +19,8 @@ export interface AttentionOptions {
   outputAttentions?: boolean;
   /** compute queries only for the first position (the conditioning encoder's last block only uses frame 0) */
   firstQueryOnly?: boolean;
+  /** return this rank's partial out_proj product, for the caller to reduce (ResidualStream) */
+  partial?: boolean;
 }
 
 export class ClvpSelfAttention {
@@ -73,7 +75,7 @@ export class ClvpSelfAttention {
       const { context, probs } = attend(q4, chunks, opts.mask ?? null, !!opts.outputAttentions);
       if (probs) attentions = tf.keep((this.parallel.size > 1 ? this.parallel.allGather(probs, 1) : probs) as tf.Tensor4D);
       const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [b, tq, h * hd]);
-      return this.out_proj.apply(merged) as tf.Tensor3D;
+      return (opts.partial ? this.out_proj.applyPartial(merged) : this.out_proj.apply(merged)) as tf.Tensor3D;
     });
     return { output, attentions };
   }

@@ -1,4 +1,5 @@
-// ClvpDecoderLayer (modeling_clvp.py): GPT-2 block, pre-LayerNorm attention (no rotary) and MLP.
+// ClvpDecoderLayer (modeling_clvp.py): GPT-2 block, pre-LayerNorm attention (no rotary) and MLP,
+// on the host residual stream (residual.ts).
 import * as tf from '@tensorflow/tfjs-core';
 import { ClvpDecoderConfig, decoderInnerDim } from '../config/configuration_clvp';
 import { ParamSource } from './params';
@@ -6,6 +7,7 @@ import { ClvpSelfAttention } from './attention';
 import { ClvpDecoderMLP } from './decoder_mlp';
 import { KVCache } from './kv_cache';
 import { LayerNorm } from './layer_norm';
+import { ResidualStream } from './residual';
 
 export class ClvpDecoderLayer {
   readonly input_layernorm: LayerNorm;
@@ -20,16 +22,15 @@ export class ClvpDecoderLayer {
     this.mlp = new ClvpDecoderMLP(src, `${name}.mlp`, decoderInnerDim(config), config);
   }
 
-  /** x [B, T, E] -> [B, T, E]; appends this layer's keys/values to `cache` when given. */
-  forward(x: tf.Tensor3D, mask: tf.Tensor4D | null, cache?: { cache: KVCache; layer: number }, outputAttentions = false): { hidden: tf.Tensor3D; attentions?: tf.Tensor4D } {
-    let attentions: tf.Tensor4D | undefined;
-    const hidden = tf.tidy(() => {
-      const a = this.attn.forward(this.input_layernorm.apply(x) as tf.Tensor3D, { mask, cache, outputAttentions });
-      if (a.attentions) attentions = tf.keep(a.attentions);
-      const h = tf.add(a.output, x);
-      return tf.add(h, this.mlp.apply(this.post_attention_layernorm.apply(h))) as tf.Tensor3D;
+  /**
+   * One block on the residual stream (in place): stream += attn(ln1(stream)), then
+   * stream += mlp(ln2(stream)); appends this layer's keys/values to `cache` when given.
+   */
+  forward(stream: ResidualStream, mask: tf.Tensor4D | null, cache?: { cache: KVCache; layer: number }): void {
+    tf.tidy(() => {
+      stream.add(this.attn.forward(stream.normalized(this.input_layernorm), { mask, cache, partial: true }).output);
+      stream.add(this.mlp.applyPartial(stream.normalized(this.post_attention_layernorm)));
     });
-    return { hidden, attentions };
   }
 
   dispose(): void {

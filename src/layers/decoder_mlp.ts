@@ -20,6 +20,11 @@ export class ClvpDecoderMLP {
     return tf.tidy(() => this.c_proj.apply(this.act(this.c_fc.apply(x))));
   }
 
+  /** This rank's partial c_proj product, for the caller to reduce (ResidualStream). */
+  applyPartial(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => this.c_proj.applyPartial(this.act(this.c_fc.apply(x))));
+  }
+
   dispose(): void {
     this.c_fc.dispose();
     this.c_proj.dispose();

@@ -5,10 +5,35 @@ import { ParamSource } from './params';
 export class LayerNorm {
   readonly weight: tf.Tensor1D;
   readonly bias: tf.Tensor1D;
+  private host: { weight: Float32Array; bias: Float32Array } | undefined;
 
   constructor(src: ParamSource, readonly name: string, readonly dim: number, readonly eps = 1e-5) {
     this.weight = src.take({ name: `${name}.weight`, shape: [dim], layout: 'same', init: { kind: 'ones' } }) as tf.Tensor1D;
     this.bias = src.take({ name: `${name}.bias`, shape: [dim], layout: 'same', init: { kind: 'zeros' } }) as tf.Tensor1D;
+  }
+
+  /**
+   * The same normalisation of host rows [n, dim] (see ResidualStream: in a decode step it costs
+   * one pass instead of nine tfjs ops); statistics in float64, results rounded to float32.
+   */
+  applyHost(x: Float32Array): Float32Array {
+    if (!this.host) this.host = { weight: Float32Array.from(this.weight.dataSync() as Float32Array), bias: Float32Array.from(this.bias.dataSync() as Float32Array) };
+    const { weight, bias } = this.host;
+    const d = this.dim;
+    const out = new Float32Array(x.length);
+    for (let r = 0; r < x.length; r += d) {
+      let mean = 0;
+      for (let j = 0; j < d; j++) mean += x[r + j];
+      mean /= d;
+      let variance = 0;
+      for (let j = 0; j < d; j++) {
+        const c = x[r + j] - mean;
+        variance += c * c;
+      }
+      const inv = 1 / Math.sqrt(variance / d + this.eps);
+      for (let j = 0; j < d; j++) out[r + j] = (x[r + j] - mean) * inv * weight[j] + bias[j];
+    }
+    return out;
   }
 
   apply(x: tf.Tensor): tf.Tensor {

@@ -38,13 +38,23 @@ export class Linear {
   /** x: [..., in] -> [..., out] (the full out features for 'sum' and 'gather' layers) */
   apply(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
-      const lead = x.shape.slice(0, -1);
+      let y = this.applyPartial(x);
+      if (this.combine === 'sum') y = this.parallel.allReduce(y);
+      else if (this.combine === 'gather') y = this.parallel.allGather(y, -1);
+      return y;
+    });
+  }
+
+  /**
+   * This rank's product before the ranks are combined: for a row-parallel ('sum') layer, a
+   * partial sum (the bias only on rank 0) that the caller reduces, e.g. into the residual stream.
+   */
+  applyPartial(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
       const x2 = x.rank === 2 ? (x as tf.Tensor2D) : (tf.reshape(x, [-1, this.inFeatures]) as tf.Tensor2D);
       const bias = this.bias && (this.combine !== 'sum' || this.parallel.rank === 0) ? this.bias : undefined;
-      let y: tf.Tensor = tf.fused.matMul({ a: x2, b: this.kernel, bias });
-      if (this.combine === 'sum') y = this.parallel.allReduce(y);
-      else if (this.combine === 'gather') y = this.parallel.allGather(y, 1);
-      return x.rank === 2 ? y : tf.reshape(y, [...lead, y.shape[1] as number]);
+      const y = tf.fused.matMul({ a: x2, b: this.kernel, bias });
+      return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), this.outFeatures]);
     });
   }
 

@@ -10,6 +10,13 @@ export interface ParallelContext {
   allReduce(x: tf.Tensor): tf.Tensor;
   /** Every rank's `x` concatenated along `axis` in rank order (ranks may differ along `axis` only). */
   allGather(x: tf.Tensor, axis: number): tf.Tensor;
+  /**
+   * `acc += sum over ranks of x`, on the host: the partial outputs of a row-parallel layer added
+   * into this rank's copy of a replicated residual stream (ResidualStream), in one pass.
+   */
+  reduceInto(x: tf.Tensor, acc: Float32Array): void;
+  /** Every rank's 2-D `x` [rows, cols_r] concatenated along its columns, on the host [rows, sum of cols_r]. */
+  gatherColumns(x: tf.Tensor2D): Float32Array;
 }
 
 /** One instance holding the whole model. */
@@ -18,6 +25,11 @@ export const SINGLE_RANK: ParallelContext = Object.freeze({
   size: 1,
   allReduce: (x: tf.Tensor) => x,
   allGather: (x: tf.Tensor) => x,
+  reduceInto: (x: tf.Tensor, acc: Float32Array) => {
+    const v = x.dataSync() as Float32Array;
+    for (let i = 0; i < acc.length; i++) acc[i] += v[i];
+  },
+  gatherColumns: (x: tf.Tensor2D) => Float32Array.from(x.dataSync() as Float32Array),
 });
 
 /**

@@ -7,6 +7,8 @@ import { KVCache } from '../layers/kv_cache';
 import { LayerNorm } from '../layers/layer_norm';
 import { Linear } from '../layers/linear';
 import { causalMask4d } from '../layers/masks';
+import { ParallelContext } from '../layers/parallel';
+import { ResidualStream } from '../layers/residual';
 import { ClvpDecoderConfig } from '../config/configuration_clvp';
 import { IdsInput, toHostIds } from './ids';
 import { ParamSource } from '../layers/params';
@@ -43,7 +45,10 @@ export class ClvpDecoder {
   readonly layers: ClvpDecoderLayer[];
   readonly layer_norm: LayerNorm;
 
+  private readonly parallel: ParallelContext;
+
   constructor(src: ParamSource, readonly name: string, readonly config: ClvpDecoderConfig) {
+    this.parallel = src.parallel;
     const std = config.initializerFactor * 0.02;
     this.input_embeds_layer = new Embedding(src, `${name}.input_embeds_layer`, config.vocabSize, config.hiddenSize, std);
     this.position_embeds_layer = new Embedding(src, `${name}.position_embeds_layer`, config.maxPositionEmbeddings, config.hiddenSize, std);
@@ -52,10 +57,23 @@ export class ClvpDecoder {
   }
 
   forward(inputs: DecoderInputs): DecoderOutput {
+    const hiddenStates: tf.Tensor3D[] | undefined = inputs.outputHiddenStates ? [] : undefined;
+    const stream = this.runLayers(inputs, hiddenStates);
+    const lastHiddenState = stream.normalized(this.layer_norm);
+    if (hiddenStates) hiddenStates.push(tf.clone(lastHiddenState));
+    return { lastHiddenState, hiddenStates };
+  }
+
+  /**
+   * Embeddings, positions and every layer, on the host residual stream (before the final
+   * layer_norm). With `hiddenStates`, the stream before each layer is appended to it as a tensor.
+   */
+  runLayers(inputs: DecoderInputs, hiddenStates?: tf.Tensor3D[]): ResidualStream {
     if ((inputs.inputIds === undefined) === (inputs.inputsEmbeds === undefined)) throw new Error(`${this.name}: pass exactly one of inputIds and inputsEmbeds`);
     const past = inputs.cache?.length ?? 0;
-    const hiddenStates: tf.Tensor3D[] | undefined = inputs.outputHiddenStates ? [] : undefined;
-    const lastHiddenState = tf.tidy(() => {
+    let mask: tf.Tensor4D | null = null;
+    let stream: ResidualStream | undefined;
+    tf.tidy(() => {
       let x: tf.Tensor3D;
       if (inputs.inputIds !== undefined) {
         const ids = toHostIds(inputs.inputIds, `${this.name}: inputIds`);
@@ -81,16 +99,19 @@ export class ClvpDecoder {
         if (m.shape[0] !== b || m.shape[1] !== past + t) throw new Error(`${this.name}: attentionMask must be [${b}, ${past + t}] (past + new positions), got [${m.shape}]`);
         mask2d = m.data;
       }
-      const mask = causalMask4d(mask2d, b, t, past);
-      for (let i = 0; i < this.layers.length; i++) {
-        if (hiddenStates) hiddenStates.push(tf.keep(tf.clone(x)));
-        x = this.layers[i].forward(x, mask, inputs.cache ? { cache: inputs.cache, layer: i } : undefined).hidden;
-      }
-      const out = this.layer_norm.apply(x) as tf.Tensor3D;
-      if (hiddenStates) hiddenStates.push(tf.keep(tf.clone(out)));
-      return out;
+      mask = causalMask4d(mask2d, b, t, past);
+      if (mask) tf.keep(mask);
+      stream = ResidualStream.fromTensor(x, this.parallel);
     });
-    return { lastHiddenState, hiddenStates };
+    try {
+      for (let i = 0; i < this.layers.length; i++) {
+        if (hiddenStates) hiddenStates.push(stream!.toTensor());
+        this.layers[i].forward(stream!, mask, inputs.cache ? { cache: inputs.cache, layer: i } : undefined);
+      }
+    } finally {
+      (mask as tf.Tensor4D | null)?.dispose();
+    }
+    return stream!;
   }
 
   dispose(): void {
@@ -121,8 +142,10 @@ export class ClvpForCausalLM {
   readonly model: ClvpModel;
   readonly final_norm: LayerNorm;
   readonly lm_head: Linear;
+  private readonly parallel: ParallelContext;
 
   constructor(src: ParamSource, readonly name: string, readonly config: ClvpDecoderConfig) {
+    this.parallel = src.parallel;
     this.model = new ClvpModel(src, `${name}.model`, config);
     // HF builds final_norm with nn.LayerNorm's default eps (1e-5), not layer_norm_epsilon.
     this.final_norm = new LayerNorm(src, `${name}.final_norm`, config.hiddenSize, 1e-5);
@@ -135,16 +158,19 @@ export class ClvpForCausalLM {
     return { ...out, logits };
   }
 
-  /** Logits for the last position only [B, vocab]: what a decode step needs. */
-  forwardLast(inputs: DecoderInputs): tf.Tensor2D {
-    const out = this.model.decoder.forward(inputs);
-    const logits = tf.tidy(() => {
-      const [b, t, h] = out.lastHiddenState.shape;
-      const last = t === 1 ? out.lastHiddenState : tf.slice(out.lastHiddenState, [0, t - 1, 0], [b, 1, h]);
-      return tf.reshape(this.lm_head.apply(this.final_norm.apply(last)), [b, this.config.vocabSize]) as tf.Tensor2D;
-    });
-    out.lastHiddenState.dispose();
-    return logits;
+  /**
+   * Logits of the last position only [B, vocab], on the host: what a prefill or a decode step
+   * needs. The two final LayerNorms run on the host rows, and the vocabulary slices of lm_head
+   * are gathered straight to the host.
+   */
+  lastLogits(inputs: DecoderInputs): Float32Array {
+    const dec = this.model.decoder;
+    const stream = dec.runLayers(inputs);
+    const [b, t, h] = stream.shape;
+    const last = new Float32Array(b * h);
+    for (let i = 0; i < b; i++) last.set(stream.data.subarray((i * t + t - 1) * h, (i * t + t) * h), i * h);
+    const normed = this.final_norm.applyHost(dec.layer_norm.applyHost(last));
+    return tf.tidy(() => this.parallel.gatherColumns(this.lm_head.applyPartial(tf.tensor2d(normed, [b, h])) as tf.Tensor2D));
   }
 
   dispose(): void {

@@ -122,29 +122,52 @@ export class SharedMemoryComm implements ParallelContext {
 
   allReduce(x: tf.Tensor): tf.Tensor {
     if (this.size === 1) return x;
+    const out = new Float32Array(x.size);
+    this.reduceInto(x, out);
+    return tf.tensor(out, x.shape, 'float32');
+  }
+
+  reduceInto(x: tf.Tensor, acc: Float32Array): void {
     const t0 = performance.now();
     const src = x.dataSync() as Float32Array;
     const n = src.length;
-    const out = new Float32Array(n);
+    if (acc.length !== n) throw new Error(`reduceInto: ${n} values into a ${acc.length}-value accumulator`);
     for (let off = 0; off < n; off += SLOT_FLOATS) {
       const len = Math.min(SLOT_FLOATS, n - off);
       const buffer = this.round++ & 1;
       this.slot(buffer, this.rank).set(src.subarray(off, off + len));
       this.barrier();
-      const dst = out.subarray(off, off + len);
-      dst.set(this.slot(buffer, 0).subarray(0, len));
-      for (let r = 1; r < this.size; r++) {
-        const s = this.slot(buffer, r);
-        for (let i = 0; i < len; i++) dst[i] += s[i];
+      // Sum the ranks in rank order, then add: every rank gets bitwise the same result.
+      const s0 = this.slot(buffer, 0);
+      const dst = acc.subarray(off, off + len);
+      if (this.size === 2) {
+        const s1 = this.slot(buffer, 1);
+        for (let i = 0; i < len; i++) dst[i] += s0[i] + s1[i];
+      } else {
+        const sum = Float32Array.from(s0.subarray(0, len));
+        for (let r = 1; r < this.size; r++) {
+          const s = this.slot(buffer, r);
+          for (let i = 0; i < len; i++) sum[i] += s[i];
+        }
+        for (let i = 0; i < len; i++) dst[i] += sum[i];
       }
     }
     this.stats.collectives++;
     this.stats.ms += performance.now() - t0;
-    return tf.tensor(out, x.shape, 'float32');
+  }
+
+  gatherColumns(x: tf.Tensor2D): Float32Array {
+    return this.gather(x, 1).data;
   }
 
   allGather(x: tf.Tensor, axis: number): tf.Tensor {
     if (this.size === 1) return x;
+    const g = this.gather(x, axis);
+    return tf.tensor(g.data, g.shape, 'float32');
+  }
+
+  /** Every rank's x concatenated along `axis`, on the host. */
+  private gather(x: tf.Tensor, axis: number): { data: Float32Array; shape: number[] } {
     const t0 = performance.now();
     const ax = axis < 0 ? x.rank + axis : axis;
     const src = x.dataSync() as Float32Array;
@@ -184,6 +207,6 @@ export class SharedMemoryComm implements ParallelContext {
     this.stats.ms += performance.now() - t0;
     const shape = x.shape.slice();
     shape[ax] = total;
-    return tf.tensor(out, shape, 'float32');
+    return { data: out, shape };
   }
 }

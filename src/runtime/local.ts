@@ -168,18 +168,15 @@ export class LocalRuntime implements ClvpRuntime {
   async prefill(call: PrefillCall): Promise<{ cache: CacheId; logits: Float32Array }> {
     const cache = new KVCache(this.config.decoderConfig.numHiddenLayers, call.chunkSize);
     const embeds = toTensor(call.embeds) as tf.Tensor3D;
-    let logits: tf.Tensor2D | undefined;
     try {
-      logits = this.modules.speech_decoder_model.forwardLast({ inputsEmbeds: embeds, positionIds: call.positionIds, cache });
+      const logits = this.modules.speech_decoder_model.lastLogits({ inputsEmbeds: embeds, positionIds: call.positionIds, cache });
       if (call.share) cache.shareAsPrefix();
-      const data = this.returnResults ? ((await toHost(logits)).data as Float32Array) : new Float32Array(0);
-      return { cache: this.register(cache), logits: data };
+      return { cache: this.register(cache), logits: this.returnResults ? logits : new Float32Array(0) };
     } catch (e) {
       cache.dispose();
       throw e;
     } finally {
       embeds.dispose();
-      logits?.dispose();
     }
   }
 
@@ -195,16 +192,12 @@ export class LocalRuntime implements ClvpRuntime {
   }
 
   async step(cache: CacheId, ids: Int32Array, position: number): Promise<Float32Array> {
-    const logits = this.modules.speech_decoder_model.forwardLast({
+    const logits = this.modules.speech_decoder_model.lastLogits({
       inputIds: { data: ids, shape: [ids.length, 1] },
       positionIds: { data: Int32Array.of(position), shape: [1, 1] },
       cache: this.entry(cache).cache,
     });
-    try {
-      return this.returnResults ? ((await toHost(logits)).data as Float32Array) : new Float32Array(0);
-    } finally {
-      logits.dispose();
-    }
+    return this.returnResults ? logits : new Float32Array(0);
   }
 
   async releaseCache(id: CacheId): Promise<void> {

@@ -189,14 +189,8 @@ describe('KV cache', () => {
     const run = async (chunk: number) => {
       const cache = new KVCache(lm.config.numHiddenLayers, chunk);
       const outs: number[] = [];
-      const first = lm.forwardLast({ inputIds: [[1, 2, 3, 4, 5]], cache });
-      outs.push(...first.dataSync());
-      first.dispose();
-      for (let s = 0; s < 12; s++) {
-        const l = lm.forwardLast({ inputIds: [[(s * 7) % 60]], cache });
-        outs.push(...l.dataSync());
-        l.dispose();
-      }
+      outs.push(...lm.lastLogits({ inputIds: [[1, 2, 3, 4, 5]], cache }));
+      for (let s = 0; s < 12; s++) outs.push(...lm.lastLogits({ inputIds: [[(s * 7) % 60]], cache }));
       const chunks = cache.chunkCount(0);
       expect(cache.length).toBe(17);
       cache.dispose();
@@ -219,14 +213,12 @@ describe('KV cache shared prefix', () => {
     const lm = model.speech_decoder_model;
     const run = async (mode: 'shared' | 'copied') => {
       const cache = new KVCache(lm.config.numHiddenLayers, 4);
-      lm.forwardLast({ inputIds: [[1, 2, 3, 4, 5, 6]], cache }).dispose();
+      lm.lastLogits({ inputIds: [[1, 2, 3, 4, 5, 6]], cache });
       if (mode === 'shared') cache.shareAsPrefix();
       else cache.gatherRows(new Int32Array(3));
       const outs: number[] = [];
       for (let s = 0; s < 6; s++) {
-        const l = lm.forwardLast({ inputIds: [[s], [s + 10], [s + 20]], cache });
-        outs.push(...l.dataSync());
-        l.dispose();
+        outs.push(...lm.lastLogits({ inputIds: [[s], [s + 10], [s + 20]], cache }));
       }
       const legacy = cache.legacy(1);
       const key = Array.from(legacy.key.dataSync());
