@@ -17,9 +17,8 @@ import { FaultInjection, FromRank, RankInit, RankMethod, RankSource, SerialError
 import { AbortError } from './runtime';
 import type {
   CacheId, ClvpRuntime, ConditionCall, ConditionResult, ConditioningCall, DecoderCall, DecoderResult, EncoderCall, EncoderResult,
-  HostTensor, InstanceMemory, PrefillCall,
+  HostTensor, InstanceMemory, ModelSource, PrefillCall, StartedRuntime,
 } from './runtime';
-import type { ModelSource, StartedRuntime } from './start';
 
 /** A worker stopped (crashed, ran out of memory, exited): the pool cannot go on. */
 export class WorkerFailedError extends Error {}

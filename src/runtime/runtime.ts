@@ -3,6 +3,7 @@
 // runtime under ids. A single tfjs instance (LocalRuntime) and a pool of tensor-parallel workers
 // (TensorParallelRuntime) both implement it, so every caller runs unchanged on either.
 import type { ClvpConfig } from '../config/configuration_clvp';
+import type { ModelFolder } from '../io/folder';
 import type { HostTensor } from '../io/safetensors';
 import type { HostIds } from '../models/ids';
 
@@ -133,4 +134,15 @@ export interface ClvpRuntime {
   releaseCache(cache: CacheId): Promise<void>;
   memory(): Promise<InstanceMemory[]>;
   dispose(): Promise<void>;
+}
+
+/** What to build a model from; tensor-parallel workers rebuild their rank from it. */
+export type ModelSource =
+  | { kind: 'folder'; folder: ModelFolder; weightsFile?: string }
+  | { kind: 'random'; config: ClvpConfig; seed: number };
+
+export interface StartedRuntime {
+  runtime: ClvpRuntime;
+  /** generation_config.json as written, or null */
+  generationConfig: Record<string, unknown> | null;
 }

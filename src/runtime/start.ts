@@ -1,7 +1,5 @@
 // Starting a runtime for a model: read its config, choose one instance or tensor-parallel
 // workers (parallelism.ts), load the weights there, and log the choice once.
-import { ClvpConfig } from '../config/configuration_clvp';
-import { ModelFolder } from '../io/folder';
 import { SINGLE_RANK } from '../layers/parallel';
 import { loadModules, readClvpConfig } from '../models/loading';
 import { ClvpModules } from '../models/modeling_clvp';
@@ -11,12 +9,9 @@ import { LocalRuntime } from './local';
 import { chooseTensorParallel } from './parallelism';
 import { TensorParallelRuntime } from './pool';
 import type { FaultInjection } from './protocol';
-import type { ClvpRuntime } from './runtime';
+import type { ModelSource, StartedRuntime } from './runtime';
 
-/** What to build a model from; workers rebuild their rank from it. */
-export type ModelSource =
-  | { kind: 'folder'; folder: ModelFolder; weightsFile?: string }
-  | { kind: 'random'; config: ClvpConfig; seed: number };
+export type { ModelSource, StartedRuntime };
 
 export interface StartOptions {
   backend: string;
@@ -25,12 +20,6 @@ export interface StartOptions {
   log?: (message: string) => void;
   /** per rank: faults to inject (tests only) */
   faults?: Record<number, FaultInjection>;
-}
-
-export interface StartedRuntime {
-  runtime: ClvpRuntime;
-  /** generation_config.json as written, or null */
-  generationConfig: Record<string, unknown> | null;
 }
 
 let loggedChoice = false;
@@ -42,7 +31,12 @@ export async function startRuntime(source: ModelSource, opts: StartOptions): Pro
     opts.log(`clvp-tfjs: ${choice.reason}`);
     loggedChoice = true;
   }
-  if (choice.tp > 1) return TensorParallelRuntime.start(source, { tp: choice.tp, backend: opts.backend, onProgress: opts.onProgress, faults: opts.faults });
+  if (choice.tp > 1) {
+    const started = await TensorParallelRuntime.start(source, { tp: choice.tp, backend: opts.backend, onProgress: opts.onProgress, faults: opts.faults });
+    const heaps = (await started.runtime.memory()).map((m) => m.heapBytes);
+    if (opts.log && heaps.every((h) => h !== null)) opts.log(`clvp-tfjs: loaded; wasm heap per worker ${heaps.map((h) => `${(h! / 1e9).toFixed(2)} GB`).join(', ')} (XNNPACK packs each weight matrix again at its first product)`);
+    return started;
+  }
   if (source.kind === 'random') return { runtime: new LocalRuntime(new ClvpModules(config, new RandomInitSource(source.seed, undefined, SINGLE_RANK)), opts.backend), generationConfig: null };
   const loaded = await loadModules(source.folder, { weightsFile: source.weightsFile, onProgress: opts.onProgress });
   return { runtime: new LocalRuntime(loaded.modules, opts.backend), generationConfig: loaded.generationConfig };
