@@ -331,6 +331,11 @@ export class SafetensorsCheckpoint {
     return this.fileOf(name).readBytesSync(name, begin, end);
   }
 
+  /** Whether every file reads synchronously (local files). */
+  get synchronous(): boolean {
+    return this.files.every((f) => f.src.readSync !== undefined);
+  }
+
   close(): void {
     for (const f of this.files) f.close();
   }

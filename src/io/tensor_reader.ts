@@ -18,6 +18,8 @@ export interface TensorReader {
   info(name: string): ReaderTensorInfo;
   /** Little-endian bytes of the tensor, or of bytes [begin, end) of it. */
   readBytes(name: string, begin?: number, end?: number): Promise<Uint8Array>;
+  /** The same synchronously, where every file is local: cheap enough to read a slice row by row. */
+  readBytesSync?(name: string, begin?: number, end?: number): Uint8Array;
   close(): void;
 }
 

@@ -71,19 +71,37 @@ function checkPlan(reader: TensorReader, plan: ParamRequest[]): string[] {
   return problems;
 }
 
-/** The rank's slice of one tensor, reading only its bytes when the split axis is the outermost. */
-async function readSlice(reader: TensorReader, req: ParamRequest, rank: number, size: number): Promise<HostTensor> {
+/**
+ * The rank's slice of one tensor, reading only its bytes: one read per run when the split axis is
+ * the outermost, else (a column slice of a row-major matrix) one positional read per row and run
+ * where the files are local. Over HTTP that would be a request per row, so there the tensor is
+ * read whole and sliced: one tensor's transient copy.
+ */
+async function readSlice(reader: TensorReader, req: ParamRequest, rank: number, size: number, synchronous: boolean): Promise<HostTensor> {
   const info = reader.info(req.name);
   const runs = shardRuns(req, rank, size);
   const axis = runs ? (shardingFor(req.name).rule as { axis: number }).axis : -1;
-  if (!runs || axis !== 0) {
-    const whole = decodeTensorBytes(`'${req.name}'`, info.dtype, info.shape.slice(), await reader.readBytes(req.name));
-    return runs ? sliceShard(whole, req, rank, size) : whole;
+  if (!runs) return decodeTensorBytes(`'${req.name}'`, info.dtype, info.shape.slice(), await reader.readBytes(req.name));
+  const shape = shardShape(req, rank, size);
+  const outer = info.shape.slice(0, axis).reduce((a, b) => a * b, 1);
+  const unitBytes = info.shape.slice(axis + 1).reduce((a, b) => a * b, 1) * DTYPE_BYTES[info.dtype];
+  const ranges: Array<[number, number]> = [];
+  for (let i = 0; i < outer; i++) for (const [b, e] of runs) ranges.push([(i * info.shape[axis] + b) * unitBytes, (i * info.shape[axis] + e) * unitBytes]);
+  let bytes: Uint8Array;
+  if (ranges.length <= runs.length) {
+    const parts = await Promise.all(ranges.map(([b, e]) => reader.readBytes(req.name, b, e)));
+    bytes = parts.length === 1 ? parts[0] : concatBytes(parts);
+  } else if (synchronous && reader.readBytesSync) {
+    bytes = new Uint8Array(ranges.reduce((n, [b, e]) => n + e - b, 0));
+    let o = 0;
+    for (const [b, e] of ranges) {
+      bytes.set(reader.readBytesSync(req.name, b, e), o);
+      o += e - b;
+    }
+  } else {
+    return sliceShard(decodeTensorBytes(`'${req.name}'`, info.dtype, info.shape.slice(), await reader.readBytes(req.name)), req, rank, size);
   }
-  const rowBytes = (info.shape.slice(1).reduce((a, b) => a * b, 1)) * DTYPE_BYTES[info.dtype];
-  const parts = await Promise.all(runs.map(([b, e]) => reader.readBytes(req.name, b * rowBytes, e * rowBytes)));
-  const bytes = parts.length === 1 ? parts[0] : concatBytes(parts);
-  return decodeTensorBytes(`'${req.name}'`, info.dtype, shardShape(req, rank, size), bytes);
+  return decodeTensorBytes(`'${req.name}'`, info.dtype, shape, bytes);
 }
 
 function concatBytes(parts: Uint8Array[]): Uint8Array {
@@ -136,10 +154,11 @@ export async function loadParameters(
   const bytesOf = (r: ParamRequest) => shardShape(r, rank, size).reduce((x, y) => x * y, 1) * DTYPE_BYTES[reader.info(r.name).dtype];
   const totalBytes = present.reduce((n, r) => n + bytesOf(r), 0);
   const out = new Map<string, tf.Tensor>();
+  const synchronous = (reader as { synchronous?: boolean }).synchronous === true;
   let bytes = 0;
   try {
     for (const req of present) {
-      const host = await readSlice(reader, req, rank, size);
+      const host = await readSlice(reader, req, rank, size, synchronous);
       checkFinite(req.name, host.data as Float32Array);
       if (req.init.kind === 'buffer') checkBuffer(req.name, req.init.values, host.data as Float32Array);
       const t = LAYOUT_TABLE[req.layout].toCompute(host);

@@ -49,7 +49,8 @@ describe.each(TEST_BACKENDS)('parity on %s', (backend) => {
 });
 
 // Every model and generate case, each model split over two wasm workers (uneven head splits
-// included: 3 and 5 heads over 2 ranks).
+// included: 3 heads over 2 ranks); then three ranks for the 3-head model and four for the
+// real-width one (12 and 16 heads; more workers than cores, so the ranks sleep at barriers).
 describe('parity on 2 tensor-parallel wasm workers', () => {
   beforeAll(async () => {
     await initBackend('wasm');
@@ -74,6 +75,24 @@ describe('parity on 2 tensor-parallel wasm workers', () => {
 
   test.each(entries.filter((e) => e.model !== null).map((e) => [e.name, e] as const))('%s', async (_name, entry) => {
     await expectPass(entry, 'on 2 tensor-parallel workers');
+  });
+});
+
+describe.each([
+  [3, 'tiny-partial-rotary'],
+  [4, 'small-real-dims'],
+] as const)('parity on %i tensor-parallel wasm workers (%s)', (tp, model) => {
+  const mine = entries.filter((e) => e.model === model);
+  beforeAll(async () => {
+    await initBackend('wasm');
+    await configureParityModels({ tp });
+  });
+  afterAll(async () => {
+    await configureParityModels({ tp: 1 });
+  });
+  test.each((mine.length ? mine : [null]).map((e) => [e?.name ?? `(no ${model} cases in this reference)`, e] as const))('%s', async (_name, entry) => {
+    if (!entry) return;
+    await expectPass(entry, `on ${tp} tensor-parallel workers`);
   });
 });
 
