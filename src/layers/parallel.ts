@@ -15,8 +15,11 @@ export interface ParallelContext {
    * into this rank's copy of a replicated residual stream (ResidualStream), in one pass.
    */
   reduceInto(x: tf.Tensor, acc: Float32Array): void;
-  /** Every rank's 2-D `x` [rows, cols_r] concatenated along its columns, on the host [rows, sum of cols_r]. */
-  gatherColumns(x: tf.Tensor2D): Float32Array;
+  /**
+   * Every rank's 2-D `x` [rows, cols_r] concatenated along its columns, on the host
+   * [rows, sum of cols_r]; `columns` lists cols_r of every rank (known to all, so no exchange of sizes).
+   */
+  gatherColumns(x: tf.Tensor2D, columns: readonly number[]): Float32Array;
 }
 
 /** One instance holding the whole model. */

@@ -31,7 +31,8 @@ export class ResidualStream {
     this.parallel.reduceInto(partial, this.data);
   }
 
+  /** A snapshot as a tensor (a copy: the cpu backend would keep the array, which the stream goes on changing). */
   toTensor(): tf.Tensor3D {
-    return tf.tensor3d(this.data, this.shape);
+    return tf.tensor3d(this.data.slice(), this.shape);
   }
 }

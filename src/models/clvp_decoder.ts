@@ -7,7 +7,7 @@ import { KVCache } from '../layers/kv_cache';
 import { LayerNorm } from '../layers/layer_norm';
 import { Linear } from '../layers/linear';
 import { causalMask4d } from '../layers/masks';
-import { ParallelContext } from '../layers/parallel';
+import { ParallelContext, shardRange } from '../layers/parallel';
 import { ResidualStream } from '../layers/residual';
 import { ClvpDecoderConfig } from '../config/configuration_clvp';
 import { IdsInput, toHostIds } from './ids';
@@ -170,7 +170,9 @@ export class ClvpForCausalLM {
     const last = new Float32Array(b * h);
     for (let i = 0; i < b; i++) last.set(stream.data.subarray((i * t + t - 1) * h, (i * t + t) * h), i * h);
     const normed = this.final_norm.applyHost(dec.layer_norm.applyHost(last));
-    return tf.tidy(() => this.parallel.gatherColumns(this.lm_head.applyPartial(tf.tensor2d(normed, [b, h])) as tf.Tensor2D));
+    const size = this.parallel.size;
+    const columns = Array.from({ length: size }, (_, r) => shardRange(this.config.vocabSize, r, size).count);
+    return tf.tidy(() => this.parallel.gatherColumns(this.lm_head.applyPartial(tf.tensor2d(normed, [b, h])) as tf.Tensor2D, columns));
   }
 
   dispose(): void {

@@ -156,8 +156,29 @@ export class SharedMemoryComm implements ParallelContext {
     this.stats.ms += performance.now() - t0;
   }
 
-  gatherColumns(x: tf.Tensor2D): Float32Array {
-    return this.gather(x, 1).data;
+  gatherColumns(x: tf.Tensor2D, columns: readonly number[]): Float32Array {
+    const t0 = performance.now();
+    const src = x.dataSync() as Float32Array;
+    const rows = x.shape[0];
+    if (columns[this.rank] !== x.shape[1]) throw new Error(`gatherColumns: rank ${this.rank} holds ${x.shape[1]} columns, expected ${columns[this.rank]}`);
+    const total = columns.reduce((a, b) => a + b, 0);
+    const out = new Float32Array(rows * total);
+    if (Math.max(...columns) * rows > SLOT_FLOATS) return this.gather(x, 1).data;
+    // One round, one barrier: sizes are known, and the next collective writes the other buffer,
+    // so this one cannot be overwritten before every rank has read it.
+    const buffer = this.round++ & 1;
+    this.slot(buffer, this.rank).set(src);
+    this.barrier();
+    let col = 0;
+    for (let r = 0; r < this.size; r++) {
+      const c = columns[r];
+      const s = this.slot(buffer, r);
+      for (let i = 0; i < rows; i++) out.set(s.subarray(i * c, (i + 1) * c), i * total + col);
+      col += c;
+    }
+    this.stats.collectives++;
+    this.stats.ms += performance.now() - t0;
+    return out;
   }
 
   allGather(x: tf.Tensor, axis: number): tf.Tensor {
