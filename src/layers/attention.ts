@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ParallelContext, shardRange } from './parallel';
 import { ParamSource } from './params';
-import { KVCache, LayerChunks } from './kv_cache';
+import { KVCache } from './kv_cache';
 import { batchedMatMul, perEntryIsFaster } from './batched_matmul';
 import { Linear } from './linear';
 import { applyRotary } from './rotary';
@@ -67,14 +67,25 @@ export class ClvpSelfAttention {
         k = applyRotary(k, cos, sin);
         v = applyRotary(v, cos, sin);
       }
-      const q4 = tf.transpose(q, [0, 2, 1, 3]) as tf.Tensor4D; // [B, H, Tq, hd]
-      const k4 = tf.transpose(k, [0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, hd]
-      const v4 = tf.transpose(v, [0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, hd]
-      let chunks: LayerChunks = { shared: null, keys: [k4], values: [v4] };
-      if (opts.cache) chunks = opts.cache.cache.append(opts.cache.layer, k4, v4);
-      const { context, probs } = attend(q4, chunks, opts.mask ?? null, !!opts.outputAttentions);
-      if (probs) attentions = tf.keep((this.parallel.size > 1 ? this.parallel.allGather(probs, 1) : probs) as tf.Tensor4D);
-      const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [b, tq, h * hd]);
+      const c = opts.cache;
+      let merged: tf.Tensor;
+      if (c && t === 1 && !opts.mask && !opts.outputAttentions) {
+        // A decode step: [B, 1, H, hd] already is [rows][heads][hd]; the cache's kernels attend.
+        c.cache.appendHost(c.layer, k.dataSync() as Float32Array, v.dataSync() as Float32Array, b, h, 1, hd);
+        merged = tf.tensor3d(c.cache.attendStep(c.layer, q.dataSync() as Float32Array, b, h, hd), [b, 1, h * hd]);
+      } else {
+        const q4 = tf.transpose(q, [0, 2, 1, 3]) as tf.Tensor4D; // [B, H, Tq, hd]
+        let k4 = tf.transpose(k, [0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, hd]
+        let v4 = tf.transpose(v, [0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, hd]
+        if (c) {
+          c.cache.append(c.layer, k4, v4);
+          const all = c.cache.materialize(c.layer)!;
+          [k4, v4] = [all.key, all.value];
+        }
+        const { context, probs } = attend(q4, k4, v4, opts.mask ?? null, !!opts.outputAttentions);
+        if (probs) attentions = tf.keep((this.parallel.size > 1 ? this.parallel.allGather(probs, 1) : probs) as tf.Tensor4D);
+        merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [b, tq, h * hd]);
+      }
       return (opts.partial ? this.out_proj.applyPartial(merged) : this.out_proj.apply(merged)) as tf.Tensor3D;
     });
     return { output, attentions };
@@ -86,50 +97,23 @@ export class ClvpSelfAttention {
 }
 
 /**
- * softmax(q @ K^T + mask) @ V over keys split in chunks (see kv_cache.ts): scores are computed per
- * chunk and concatenated, so no chunk of the cache is copied. A shared prefix (the same for every
- * row) is multiplied head by head with all rows as the M dimension: one batch-1 product per head,
- * which wasm runs through XNNPACK (see batched_matmul.ts).
- * q [B, H, T, hd]; keys[i], values[i] [B, H, S_i, hd]; mask [B|1, 1, T, S].
+ * softmax(q @ K^T + mask) @ V: q [B, H, T, hd]; k, v [B, H, S, hd]; mask [B|1, 1, T, S]. On wasm
+ * with few large heads, head by head (see batched_matmul.ts).
  */
-export function attend(q: tf.Tensor4D, chunks: LayerChunks, mask: tf.Tensor4D | null, needProbs = false): { context: tf.Tensor4D; probs?: tf.Tensor4D } {
+export function attend(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor4D | null, needProbs = false): { context: tf.Tensor4D; probs?: tf.Tensor4D } {
   const [b, h, t, hd] = q.shape;
-  if (!chunks.shared && chunks.keys.length === 1 && perEntryIsFaster(b * h, t, hd, chunks.keys[0].shape[2])) {
-    return attendPerHead(q, chunks.keys[0], chunks.values[0], mask, needProbs);
-  }
+  if (perEntryIsFaster(b * h, t, hd, k.shape[2])) return attendPerHead(q, k, v, mask, needProbs);
   return tf.tidy(() => {
-    const shared = chunks.shared;
-    const parts: tf.Tensor[] = [];
-    if (shared) {
-      const qs = tf.split(tf.reshape(tf.transpose(q, [1, 0, 2, 3]), [h, b * t, hd]), h, 0); // H x [1, B*T, hd]
-      const s = tf.concat(qs.map((x, i) => tf.matMul(x, shared.keysT[i])), 0); // [H, B*T, P]
-      parts.push(tf.transpose(tf.reshape(s, [h, b, t, shared.length]), [1, 0, 2, 3]));
-    }
-    for (const k of chunks.keys) parts.push(batchedMatMul(q, k, true));
-    let scores = parts.length === 1 ? parts[0] : tf.concat(parts, 3);
+    let scores = batchedMatMul(q, k, true);
     if (mask) scores = tf.add(scores, mask);
     const probs = tf.softmax(scores, -1) as tf.Tensor4D;
-    const sizes = [...(shared ? [shared.length] : []), ...chunks.values.map((v) => v.shape[2])];
-    const pieces = sizes.length === 1 ? [probs] : tf.split(probs, sizes, 3);
-    let context: tf.Tensor | null = null;
-    let i = 0;
-    if (shared) {
-      const ps = tf.split(tf.reshape(tf.transpose(pieces[0], [1, 0, 2, 3]), [h, b * t, shared.length]), h, 0);
-      const c = tf.concat(ps.map((x, j) => tf.matMul(x, shared.values[j])), 0); // [H, B*T, hd]
-      context = tf.transpose(tf.reshape(c, [h, b, t, hd]), [1, 0, 2, 3]);
-      i = 1;
-    }
-    for (const v of chunks.values) {
-      const c = batchedMatMul(pieces[i++], v);
-      context = context ? tf.add(context, c) : c;
-    }
-    return { context: context as tf.Tensor4D, probs: needProbs ? probs : undefined };
+    return { context: batchedMatMul(probs, v) as tf.Tensor4D, probs: needProbs ? probs : undefined };
   });
 }
 
 /**
- * The same for one chunk, head by head: each head's scores, softmax and product stay separate, so
- * the [B, H, T, S] probabilities are never concatenated or split (slicing them costs more on wasm
+ * The same head by head: each head's scores, softmax and product stay separate, so the
+ * [B, H, T, S] probabilities are never concatenated or split (slicing them costs more on wasm
  * than the products: 50 ms for 16 x 400 x 400).
  */
 function attendPerHead(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor4D | null, needProbs: boolean): { context: tf.Tensor4D; probs?: tf.Tensor4D } {

@@ -1,186 +1,309 @@
 // The decoder's key/value cache: an explicit object, owned by whoever runs the decode loop.
 //
-// tfjs tensors are immutable, so "append" means building a new tensor. Concatenating the whole
-// cache every step moves O(length) bytes per token (O(n^2) over a sequence). Instead each layer
-// keeps a list of chunks: full chunks are never copied again, and only the open chunk (at most
-// `chunkSize` positions) is rebuilt on append. Attention runs chunk by chunk (see attention.ts).
-//
-// Candidates sampled for one text share their prefix (the conditioning): `shareAsPrefix` turns a
-// batch-1 prefill into a prefix every row attends to, stored once rather than once per candidate,
-// and split by head so attention can use one fast batch-1 product per head (batched_matmul.ts).
+// The keys and values live in the memory of our attention kernels (wasm_attention.ts), not in
+// tfjs tensors: a decode step attends through those kernels, and tfjs tensors are immutable, so
+// every append would otherwise rebuild a tensor. Each layer holds
+//   - optionally a prefix shared by every row: the batch-1 prefill of the conditioning, which all
+//     candidates of one text attend to, stored once ([heads][P][headDim]);
+//   - the rows' own positions, [rows x heads][capacity][headDim], appended in place; the capacity
+//     doubles when full (an O(n) copy every doubling, so O(1) per position).
+// Steps of one new position attend here (attendStep); anything else (a prefill, a multi-token
+// forward after a cache, HF's legacy output) works on tensors built from the cache (materialize).
 import * as tf from '@tensorflow/tfjs-core';
+import { AttentionKernels, Block } from './wasm_attention';
 
-export interface SharedPrefix {
-  /** per head: keys transposed [1, headDim, P] */
-  keysT: tf.Tensor3D[];
-  /** per head: values [1, P, headDim] */
-  values: tf.Tensor3D[];
+interface Prefix {
+  keys: Block;
+  values: Block;
+  heads: number;
+  headDim: number;
+  length: number;
+  /** caches using it (the one it was made in and its forks) */
+  users: number;
+}
+
+interface Own {
+  keys: Block;
+  values: Block;
+  rows: number;
+  heads: number;
+  headDim: number;
+  capacity: number;
   length: number;
 }
 
-export interface LayerChunks {
-  /** a prefix shared by every row of the batch */
-  shared: SharedPrefix | null;
-  /** keys, each [B, heads, len, headDim] (appending concatenates on axis 2, a contiguous copy) */
-  keys: tf.Tensor4D[];
-  /** values, each [B, heads, len, headDim] */
-  values: tf.Tensor4D[];
+interface Layer {
+  prefix: Prefix | null;
+  own: Own | null;
 }
 
 export class KVCache {
-  private readonly layers: LayerChunks[];
-  private len = 0;
+  private readonly layers: Layer[];
   private disposed = false;
-  /** false for a fork: the shared prefix belongs to the cache it was forked from */
-  private ownsShared = true;
+  private readonly kernels = AttentionKernels.get();
 
   /**
    * @param numLayers decoder layers
-   * @param chunkSize positions per chunk; Infinity gives the plain concatenating cache
+   * @param initialCapacity own positions room is first made for (it doubles when full)
    */
-  constructor(readonly numLayers: number, readonly chunkSize = 64) {
-    if (!(chunkSize >= 1)) throw new RangeError(`KVCache: chunkSize must be >= 1, got ${chunkSize}`);
-    this.layers = Array.from({ length: numLayers }, () => ({ shared: null, keys: [], values: [] }));
-  }
-
-  /** Cached positions (the same in every layer once a step has run through all layers). */
-  get length(): number {
-    return this.len;
-  }
-
-  /** Number of positions in layer `i`. */
-  layerLength(i: number): number {
-    const l = this.layers[i];
-    return (l.shared?.length ?? 0) + l.values.reduce((a, v) => a + v.shape[2], 0);
+  constructor(readonly numLayers: number, readonly initialCapacity = 64) {
+    if (!(Number.isInteger(initialCapacity) && initialCapacity >= 1)) throw new RangeError(`KVCache: initialCapacity must be a positive integer, got ${initialCapacity}`);
+    this.layers = Array.from({ length: numLayers }, () => ({ prefix: null, own: null }));
   }
 
   private check(): void {
     if (this.disposed) throw new Error('KVCache: used after dispose()');
   }
 
-  /**
-   * Append new keys and values ([B, heads, T, headDim]) to layer `i`; the cache takes ownership of
-   * both. Returns the layer's chunks for attention.
-   */
-  append(i: number, key: tf.Tensor4D, value: tf.Tensor4D): LayerChunks {
-    this.check();
-    const layer = this.layers[i];
-    const n = layer.values.length;
-    const lastLen = n ? layer.values[n - 1].shape[2] : Infinity;
-    if (n && lastLen < this.chunkSize) {
-      const k = tf.keep(tf.concat([layer.keys[n - 1], key], 2) as tf.Tensor4D);
-      const v = tf.keep(tf.concat([layer.values[n - 1], value], 2) as tf.Tensor4D);
-      [layer.keys[n - 1], layer.values[n - 1], key, value].forEach((t) => t.dispose());
-      layer.keys[n - 1] = k;
-      layer.values[n - 1] = v;
-    } else {
-      layer.keys.push(tf.keep(key));
-      layer.values.push(tf.keep(value));
+  /** Cached positions (the same in every layer once a step has run through all layers). */
+  get length(): number {
+    return this.layerLength(this.numLayers - 1);
+  }
+
+  /** Positions in layer `i`, the shared prefix included. */
+  layerLength(i: number): number {
+    const l = this.layers[i];
+    return (l.prefix?.length ?? 0) + (l.own?.length ?? 0);
+  }
+
+  /** Rows of the batch layer `i` holds (1 with only a prefix). */
+  private rowsOf(l: Layer): number {
+    return l.own?.rows ?? 1;
+  }
+
+  private newOwn(rows: number, heads: number, headDim: number, capacity: number): Own {
+    const n = rows * heads * capacity * headDim;
+    return { keys: this.kernels.alloc(n), values: this.kernels.alloc(n), rows, heads, headDim, capacity, length: 0 };
+  }
+
+  private releaseOwn(o: Own | null): void {
+    if (!o) return;
+    this.kernels.release(o.keys);
+    this.kernels.release(o.values);
+  }
+
+  /** Make room for `extra` more positions, copying into a doubled block when full. */
+  private reserve(l: Layer, extra: number): Own {
+    const o = l.own!;
+    if (o.length + extra <= o.capacity) return o;
+    let cap = o.capacity;
+    while (cap < o.length + extra) cap *= 2;
+    const grown = this.newOwn(o.rows, o.heads, o.headDim, cap);
+    const f = this.kernels.floats();
+    const span = o.length * o.headDim;
+    for (const [from, to] of [[o.keys, grown.keys], [o.values, grown.values]]) {
+      for (let e = 0; e < o.rows * o.heads; e++) {
+        const src = from.ptr / 4 + e * o.capacity * o.headDim;
+        f.copyWithin(to.ptr / 4 + e * cap * o.headDim, src, src + span);
+      }
     }
-    if (i === this.numLayers - 1) this.len = this.layerLength(i);
-    return layer;
+    grown.length = o.length;
+    this.releaseOwn(o);
+    l.own = grown;
+    return grown;
+  }
+
+  /**
+   * Append new keys and values of layer `i`, host data [rows][heads][t][headDim] row-major (a
+   * [B, H, T, D] tensor's data).
+   */
+  appendHost(i: number, keys: Float32Array, values: Float32Array, rows: number, heads: number, t: number, headDim: number): void {
+    this.check();
+    const l = this.layers[i];
+    if (l.prefix && (l.prefix.heads !== heads || l.prefix.headDim !== headDim)) throw new Error(`KVCache: layer ${i} caches ${l.prefix.heads} heads of ${l.prefix.headDim}, got ${heads} of ${headDim}`);
+    if (!l.own) l.own = this.newOwn(rows, heads, headDim, Math.max(this.initialCapacity, t));
+    if (l.own.rows !== rows) throw new Error(`KVCache: layer ${i} holds ${l.own.rows} rows, got ${rows}`);
+    const o = this.reserve(l, t);
+    const f = this.kernels.floats();
+    for (const [src, block] of [[keys, o.keys], [values, o.values]] as const) {
+      for (let e = 0; e < rows * heads; e++) {
+        f.set(src.subarray(e * t * headDim, (e + 1) * t * headDim), block.ptr / 4 + (e * o.capacity + o.length) * headDim);
+      }
+    }
+    o.length += t;
+  }
+
+  /** The same from [B, H, T, D] tensors (which stay the caller's). */
+  append(i: number, keys: tf.Tensor4D, values: tf.Tensor4D): void {
+    const [b, h, t, d] = keys.shape;
+    this.appendHost(i, keys.dataSync() as Float32Array, values.dataSync() as Float32Array, b, h, t, d);
+  }
+
+  /**
+   * One decode step of layer `i`: softmax(q . k) . v over the prefix and the rows' own positions
+   * (the new one already appended), for queries [rows][heads][headDim] (scaled). Returns the
+   * context [rows][heads][headDim]. No mask: a step sees every cached position, as in the reference.
+   */
+  attendStep(i: number, q: Float32Array, rows: number, heads: number, headDim: number): Float32Array {
+    this.check();
+    const l = this.layers[i];
+    const p = l.prefix;
+    const o = l.own;
+    const P = p?.length ?? 0;
+    const C = o?.length ?? 0;
+    const S = P + C;
+    if (S === 0) throw new Error(`KVCache: layer ${i} is empty`);
+    if (o && o.rows !== rows) throw new Error(`KVCache: layer ${i} holds ${o.rows} rows, got ${rows} queries`);
+    const E = rows * heads;
+    const K = this.kernels;
+    const qb = K.alloc(E * headDim);
+    const sb = K.alloc(E * S);
+    const cb = K.alloc(E * headDim);
+    try {
+      K.floats().set(q, qb.ptr / 4);
+      // scores [E][S]: the prefix (shared keys of each head), then each row's own keys
+      if (p) for (let h = 0; h < heads; h++) K.scores(qb.ptr + h * headDim * 4, p.keys.ptr + h * P * headDim * 4, sb.ptr + h * S * 4, rows, P, headDim, heads * headDim, headDim, heads * S);
+      if (o) for (let e = 0; e < E; e++) K.scores(qb.ptr + e * headDim * 4, o.keys.ptr + e * o.capacity * headDim * 4, sb.ptr + (e * S + P) * 4, 1, C, headDim, headDim, headDim, S);
+      softmaxRows(K.floats(), sb.ptr / 4, E, S);
+      if (p) for (let h = 0; h < heads; h++) K.context(sb.ptr + h * S * 4, p.values.ptr + h * P * headDim * 4, cb.ptr + h * headDim * 4, rows, P, headDim, heads * S, headDim, heads * headDim, false);
+      if (o) for (let e = 0; e < E; e++) K.context(sb.ptr + (e * S + P) * 4, o.values.ptr + e * o.capacity * headDim * 4, cb.ptr + e * headDim * 4, 1, C, headDim, S, headDim, headDim, p !== null);
+      return K.floats().slice(cb.ptr / 4, cb.ptr / 4 + E * headDim);
+    } finally {
+      K.release(cb);
+      K.release(sb);
+      K.release(qb);
+    }
+  }
+
+  /** Layer `i` as (key, value) tensors [B, heads, length, headDim], the prefix repeated for every row. */
+  materialize(i: number): { key: tf.Tensor4D; value: tf.Tensor4D } | null {
+    this.check();
+    const l = this.layers[i];
+    const p = l.prefix;
+    const o = l.own;
+    if (!p && !o) return null;
+    const heads = (p ?? o)!.heads;
+    const d = (p ?? o)!.headDim;
+    const rows = this.rowsOf(l);
+    const P = p?.length ?? 0;
+    const C = o?.length ?? 0;
+    const L = P + C;
+    const f = this.kernels.floats();
+    const build = (pb: Block | undefined, ob: Block | undefined) => {
+      const out = new Float32Array(rows * heads * L * d);
+      for (let r = 0; r < rows; r++) {
+        for (let h = 0; h < heads; h++) {
+          const dst = ((r * heads + h) * L) * d;
+          if (pb) out.set(f.subarray(pb.ptr / 4 + h * P * d, pb.ptr / 4 + (h + 1) * P * d), dst);
+          if (ob) {
+            const src = ob.ptr / 4 + (r * heads + h) * o!.capacity * d;
+            out.set(f.subarray(src, src + C * d), dst + P * d);
+          }
+        }
+      }
+      return tf.tensor4d(out, [rows, heads, L, d]);
+    };
+    return { key: build(p?.keys, o?.keys), value: build(p?.values, o?.values) };
+  }
+
+  /** Layer `i` in HF's legacy layout [B, heads, len, headDim] (a copy). */
+  legacy(i: number): { key: tf.Tensor4D; value: tf.Tensor4D } {
+    const m = this.materialize(i);
+    if (!m) throw new Error(`KVCache: layer ${i} is empty`);
+    return m;
   }
 
   /**
    * Make everything cached so far (from a batch-1 pass) a prefix shared by all rows of later
-   * steps, whatever their batch size.
+   * steps, whatever their batch size. No copy: a batch-1 block already is [heads][P][headDim].
    */
   shareAsPrefix(): void {
     this.check();
-    for (const l of this.layers) {
-      if (l.shared) throw new Error('KVCache.shareAsPrefix: the cache already has a shared prefix');
-      if (!l.values.length) continue;
-      if (l.values[0].shape[0] !== 1) throw new Error(`KVCache.shareAsPrefix: needs a batch-1 prefix, got batch ${l.values[0].shape[0]}`);
-      const heads = l.values[0].shape[1];
-      l.shared = tf.tidy(() => {
-        const k = l.keys.length === 1 ? l.keys[0] : tf.concat(l.keys, 2);
-        const v = l.values.length === 1 ? l.values[0] : tf.concat(l.values, 2);
-        const [, h, p, hd] = k.shape;
-        const keysT = tf.split(tf.reshape(tf.transpose(k, [1, 0, 3, 2]), [h, hd, p]), heads, 0).map((t) => tf.keep(t as tf.Tensor3D));
-        const values = tf.split(tf.reshape(v, [h, p, hd]), heads, 0).map((t) => tf.keep(t as tf.Tensor3D));
-        return { keysT, values, length: p } as never;
-      }) as unknown as SharedPrefix;
-      [...l.keys, ...l.values].forEach((t) => t.dispose());
-      l.keys = [];
-      l.values = [];
-    }
+    this.layers.forEach((l, i) => {
+      if (l.prefix) throw new Error('KVCache.shareAsPrefix: the cache already has a shared prefix');
+      const o = l.own;
+      if (!o) return;
+      if (o.rows !== 1) throw new Error(`KVCache.shareAsPrefix: needs a batch-1 prefix, got batch ${o.rows} in layer ${i}`);
+      // Compact to exactly `length` positions per head, the prefix layout.
+      const n = o.heads * o.length * o.headDim;
+      const keys = this.kernels.alloc(n);
+      const values = this.kernels.alloc(n);
+      const f = this.kernels.floats();
+      for (const [from, to] of [[o.keys, keys], [o.values, values]]) {
+        for (let h = 0; h < o.heads; h++) {
+          const src = from.ptr / 4 + h * o.capacity * o.headDim;
+          f.copyWithin(to.ptr / 4 + h * o.length * o.headDim, src, src + o.length * o.headDim);
+        }
+      }
+      l.prefix = { keys, values, heads: o.heads, headDim: o.headDim, length: o.length, users: 1 };
+      this.releaseOwn(o);
+      l.own = null;
+    });
   }
 
   /**
    * A new cache that attends to this cache's shared prefix (no copy) and has no positions of its
-   * own yet: one prefill serves every batch of candidates for the same text. The prefix stays
-   * owned by this cache, which must outlive its forks.
+   * own yet: one prefill serves every batch of candidates for the same text. The prefix is freed
+   * when the last cache using it is disposed.
    */
   forkSharedPrefix(): KVCache {
     this.check();
-    const fork = new KVCache(this.numLayers, this.chunkSize);
+    const fork = new KVCache(this.numLayers, this.initialCapacity);
     this.layers.forEach((l, i) => {
-      if (!l.shared || l.values.length) throw new Error('KVCache.forkSharedPrefix: call shareAsPrefix first, before appending');
-      fork.layers[i].shared = l.shared;
+      if (!l.prefix || l.own) throw new Error('KVCache.forkSharedPrefix: call shareAsPrefix first, before appending');
+      l.prefix.users++;
+      fork.layers[i].prefix = l.prefix;
     });
-    fork.ownsShared = false;
-    fork.len = this.len;
     return fork;
   }
 
   /**
-   * Rebuild every chunk from rows `indices` of the current batch (e.g. each text's prefix copied
+   * Rebuild every layer from rows `indices` of the current batch (e.g. each text's prefix copied
    * to its candidates when several texts are decoded together).
    */
   gatherRows(indices: Int32Array): void {
     this.check();
-    const idx = tf.tensor1d(indices, 'int32');
     for (const l of this.layers) {
-      for (const list of [l.keys, l.values]) {
-        for (let c = 0; c < list.length; c++) {
-          const old = list[c];
-          list[c] = tf.keep(tf.gather(old, idx, 0));
-          old.dispose();
-        }
+      const o = l.own;
+      if (!o) continue;
+      const g = this.newOwn(indices.length, o.heads, o.headDim, o.capacity);
+      const f = this.kernels.floats();
+      const rowFloats = o.heads * o.capacity * o.headDim;
+      for (const [from, to] of [[o.keys, g.keys], [o.values, g.values]]) {
+        indices.forEach((src, r) => {
+          if (!(src >= 0 && src < o.rows)) throw new RangeError(`KVCache.gatherRows: row ${src} of ${o.rows}`);
+          f.copyWithin(to.ptr / 4 + r * rowFloats, from.ptr / 4 + src * rowFloats, from.ptr / 4 + (src + 1) * rowFloats);
+        });
       }
+      g.length = o.length;
+      this.releaseOwn(o);
+      l.own = g;
     }
-    idx.dispose();
   }
 
-  /** Layer `i` as one (key, value) pair in HF's legacy layout [B, heads, len, headDim] (a copy). */
-  legacy(i: number): { key: tf.Tensor4D; value: tf.Tensor4D } {
-    const l = this.layers[i];
-    return tf.tidy(() => {
-      const b = l.values.length ? l.values[0].shape[0] : 1;
-      const keys: tf.Tensor[] = [...l.keys];
-      const values: tf.Tensor[] = [...l.values];
-      if (l.shared) {
-        const k = tf.expandDims(tf.transpose(tf.concat(l.shared.keysT, 0), [0, 2, 1]), 0); // [1, H, P, hd]
-        const v = tf.expandDims(tf.concat(l.shared.values, 0), 0);
-        keys.unshift(tf.tile(k, [b, 1, 1, 1]));
-        values.unshift(tf.tile(v, [b, 1, 1, 1]));
-      }
-      return { key: tf.concat(keys, 2) as tf.Tensor4D, value: tf.concat(values, 2) as tf.Tensor4D };
-    });
-  }
-
-  /** Chunks held by layer `i`, the shared prefix counted as one (for tests and diagnostics). */
-  chunkCount(i: number): number {
-    return this.layers[i].values.length + (this.layers[i].shared ? 1 : 0);
-  }
-
-  private all(withShared: boolean): tf.Tensor[] {
-    return this.layers.flatMap((l) => [...l.keys, ...l.values, ...(l.shared && withShared ? [...l.shared.keysT, ...l.shared.values] : [])]);
-  }
-
-  /** Bytes held by all layers (a fork counts the prefix it shares too). */
+  /** Bytes the cache's positions take (a fork counts the prefix it shares too). */
   bytes(): number {
-    return this.all(true).reduce((n, t) => n + t.size * 4, 0);
+    return this.layers.reduce((n, l) => n + 4 * 2 * ((l.prefix ? l.prefix.heads * l.prefix.length * l.prefix.headDim : 0) + (l.own ? l.own.rows * l.own.heads * l.own.length * l.own.headDim : 0)), 0);
   }
 
   dispose(): void {
-    for (const t of this.all(this.ownsShared)) t.dispose();
+    if (this.disposed) return;
     for (const l of this.layers) {
-      l.shared = null;
-      l.keys = [];
-      l.values = [];
+      this.releaseOwn(l.own);
+      if (l.prefix && --l.prefix.users === 0) {
+        this.kernels.release(l.prefix.keys);
+        this.kernels.release(l.prefix.values);
+      }
+      l.own = null;
+      l.prefix = null;
     }
-    this.len = 0;
     this.disposed = true;
+  }
+}
+
+/** In place: each of `rows` rows of `n` scores becomes softmax(row), as torch (max subtracted). */
+function softmaxRows(f: Float32Array, at: number, rows: number, n: number): void {
+  for (let r = 0; r < rows; r++) {
+    const o = at + r * n;
+    let max = -Infinity;
+    for (let j = 0; j < n; j++) if (f[o + j] > max) max = f[o + j];
+    let sum = 0;
+    for (let j = 0; j < n; j++) {
+      const e = Math.fround(Math.exp(f[o + j] - max));
+      f[o + j] = e;
+      sum += e;
+    }
+    const inv = 1 / sum;
+    for (let j = 0; j < n; j++) f[o + j] *= inv;
   }
 }

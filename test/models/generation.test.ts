@@ -8,6 +8,7 @@ import { AbortError, decodeSpeechTokens, generate, normalizeRows, prepareConditi
 import { generationConfigFromPreset, resolvePreset } from '../../src/generation/presets';
 import { readSafetensors } from '../../src/io/safetensors_fs';
 import { KVCache } from '../../src/layers/kv_cache';
+import { AttentionKernels } from '../../src/layers/wasm_attention';
 import { disposeOutput, fixSpeechDecoderOutput } from '../../src/models/modeling_clvp';
 import { LocalRuntime } from '../../src/runtime/local';
 import { FIXTURE_REFERENCE, TEST_BACKENDS } from '../helpers/env';
@@ -183,25 +184,26 @@ describe.each(TEST_BACKENDS)('generation on %s', (backend) => {
 
 describe('KV cache', () => {
   beforeAll(() => initBackend('wasm'));
-  test('chunked and concatenating caches give the same logits; chunks stay bounded', async () => {
+  test('a cache that grows from room for 2 positions gives the logits of one sized up front, and frees its memory', async () => {
     const model = await ClvpModelForConditionalGeneration.fromPretrained(TINY, { tp: 1 });
     const lm = model.speech_decoder_model;
-    const run = async (chunk: number) => {
-      const cache = new KVCache(lm.config.numHiddenLayers, chunk);
+    const kernels = AttentionKernels.get();
+    const before = kernels.used;
+    const run = async (capacity: number) => {
+      const cache = new KVCache(lm.config.numHiddenLayers, capacity);
       const outs: number[] = [];
       outs.push(...lm.lastLogits({ inputIds: [[1, 2, 3, 4, 5]], cache }));
       for (let s = 0; s < 12; s++) outs.push(...lm.lastLogits({ inputIds: [[(s * 7) % 60]], cache }));
-      const chunks = cache.chunkCount(0);
       expect(cache.length).toBe(17);
+      expect(kernels.used).toBeGreaterThan(before);
       cache.dispose();
-      return { outs, chunks };
+      return outs;
     };
-    const plain = await run(Infinity);
-    const chunked = await run(4);
-    expect(plain.chunks).toBe(1);
-    expect(chunked.chunks).toBe(4); // prefill 5, then 4 + 4 + 4 new positions
-    const maxDiff = Math.max(...plain.outs.map((v, i) => Math.abs(v - chunked.outs[i])));
-    expect(maxDiff).toBeLessThan(1e-5);
+    const sized = await run(64);
+    const grown = await run(2); // doubles 5 -> 10 -> 20
+    const maxDiff = Math.max(...sized.map((v, i) => Math.abs(v - grown[i])));
+    expect(maxDiff).toBe(0);
+    expect(kernels.used).toBe(before);
     await model.dispose();
   });
 });

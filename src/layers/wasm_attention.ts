@@ -1,0 +1,280 @@
+// Attention of a decode step over the KV cache, in a small WebAssembly SIMD module of our own.
+//
+// Why not tfjs: a decode step attends with one query per (candidate, head) to that candidate's own
+// keys. Every (candidate, head) has different keys, so it is a batch of tiny matrix-vector
+// products, and tfjs-wasm runs batched products of more than one entry through a scalar loop
+// (measured: [128, 1, 64] x [128, 64, 448] in 15 ms, 0.25 GMAC/s; the products themselves are
+// 3.7 M multiply-adds). XNNPACK is only reached for batch-1 products, and splitting into 128 of
+// them costs 128 dispatches per layer. No npm package offers a batched dot product in wasm, and
+// the kernels needed are two loops, so they are written here, directly in the wasm binary format.
+//
+// The module owns its memory (its own address space, beside tfjs-wasm's 4 GiB heap), where the KV
+// caches live (kv_cache.ts). Two kernels, both on float32 with f32x4 arithmetic:
+//   scores(q, k, out, nq, nk, d, qs, ks, os):   out[i*os + j] = sum_t q[i*qs + t] * k[j*ks + t]
+//   context(p, v, out, nq, nk, d, ps, vs, os, acc): out[i*os + t] (+)= sum_j p[i*ps + j] * v[j*vs + t]
+// Pointers are byte offsets into the module's memory, strides and sizes in floats; d % 4 == 0.
+
+const I32 = 0x7f;
+const V128 = 0x7b;
+const F32 = 0x7d;
+
+/** Unsigned LEB128. */
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+}
+
+function section(id: number, body: number[]): number[] {
+  return [id, ...uleb(body.length), ...body];
+}
+
+function vec(items: number[][]): number[] {
+  return [...uleb(items.length), ...items.flat()];
+}
+
+const name = (s: string) => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
+
+// Instructions used below (opcodes from the WebAssembly core and SIMD specifications).
+const op = {
+  block: [0x02, 0x40],
+  loop: [0x03, 0x40],
+  end: [0x0b],
+  br: (l: number) => [0x0c, ...uleb(l)],
+  brIf: (l: number) => [0x0d, ...uleb(l)],
+  get: (i: number) => [0x20, ...uleb(i)],
+  set: (i: number) => [0x21, ...uleb(i)],
+  tee: (i: number) => [0x22, ...uleb(i)],
+  i32: (v: number) => [0x41, ...sleb(v)],
+  f32: (v: number) => [0x43, ...Array.from(new Uint8Array(new Float32Array([v]).buffer))],
+  i32Eqz: [0x45],
+  i32GeU: [0x4f],
+  i32Add: [0x6a],
+  i32Sub: [0x6b],
+  i32Mul: [0x6c],
+  i32Shl: [0x74],
+  f32Load: [0x2a, 0x02, 0x00],
+  f32Store: [0x38, 0x02, 0x00],
+  f32Add: [0x92],
+  v128Load: [0xfd, 0x00, 0x04, 0x00],
+  v128Store: [0xfd, 0x0b, 0x04, 0x00],
+  f32x4Splat: [0xfd, 0x13],
+  f32x4Lane: (l: number) => [0xfd, 0x1f, l],
+  f32x4Add: [0xfd, ...uleb(228)],
+  f32x4Mul: [0xfd, ...uleb(230)],
+};
+
+/** Signed LEB128 (for i32.const). */
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+/** `for (x = 0; x < limit; x++) body`, with x and limit locals; body may not branch out. */
+function forRange(x: number, limit: number, body: number[]): number[] {
+  return [
+    ...op.i32(0), ...op.set(x),
+    ...op.block,
+    ...op.get(x), ...op.get(limit), ...op.i32GeU, ...op.brIf(0),
+    ...op.loop,
+    ...body,
+    ...op.get(x), ...op.i32(1), ...op.i32Add, ...op.tee(x), ...op.get(limit), ...op.i32GeU, ...op.brIf(1),
+    ...op.br(0),
+    ...op.end,
+    ...op.end,
+  ];
+}
+
+/** byte address = base + index * stride * 4 */
+const addr = (base: number, index: number, stride: number) => [...op.get(base), ...op.get(index), ...op.get(stride), ...op.i32Mul, ...op.i32(2), ...op.i32Shl, ...op.i32Add];
+
+function scoresBody(): number[] {
+  // params 0..8: q k out nq nk d qs ks os; locals 9 i, 10 j, 11 qp, 12 kp, 13 t (i32), 14 acc (v128)
+  const [q, k, out, nq, nk, d, qs, ks, os, i, j, qp, kp, t, acc] = Array.from({ length: 15 }, (_, n) => n);
+  const dot = [
+    ...op.f32(0), ...op.f32x4Splat, ...op.set(acc),
+    ...addr(q, i, qs), ...op.set(qp),
+    ...addr(k, j, ks), ...op.set(kp),
+    ...op.get(d), ...op.set(t),
+    ...op.loop,
+    ...op.get(acc), ...op.get(qp), ...op.v128Load, ...op.get(kp), ...op.v128Load, ...op.f32x4Mul, ...op.f32x4Add, ...op.set(acc),
+    ...op.get(qp), ...op.i32(16), ...op.i32Add, ...op.set(qp),
+    ...op.get(kp), ...op.i32(16), ...op.i32Add, ...op.set(kp),
+    ...op.get(t), ...op.i32(4), ...op.i32Sub, ...op.tee(t), ...op.i32Eqz, ...op.i32Eqz, ...op.brIf(0),
+    ...op.end,
+    // out[i*os + j] = (l0 + l1) + (l2 + l3)
+    ...addr(out, i, os), ...op.get(j), ...op.i32(2), ...op.i32Shl, ...op.i32Add,
+    ...op.get(acc), ...op.f32x4Lane(0), ...op.get(acc), ...op.f32x4Lane(1), ...op.f32Add,
+    ...op.get(acc), ...op.f32x4Lane(2), ...op.get(acc), ...op.f32x4Lane(3), ...op.f32Add, ...op.f32Add,
+    ...op.f32Store,
+  ];
+  return [...forRange(i, nq, forRange(j, nk, dot))];
+}
+
+function contextBody(): number[] {
+  // params 0..9: p v out nq nk d ps vs os accumulate; locals 10 i, 11 j, 12 op, 13 vp, 14 t (i32), 15 w (v128)
+  const [p, v, out, nq, nk, d, ps, vs, os, accumulate, i, j, o, vp, t, w] = Array.from({ length: 16 }, (_, n) => n);
+  const zero = [
+    ...op.get(accumulate), ...op.i32Eqz,
+    0x04, 0x40, // if (no result)
+    ...addr(out, i, os), ...op.set(o), ...op.get(d), ...op.set(t),
+    ...op.loop,
+    ...op.get(o), ...op.f32(0), ...op.f32x4Splat, ...op.v128Store,
+    ...op.get(o), ...op.i32(16), ...op.i32Add, ...op.set(o),
+    ...op.get(t), ...op.i32(4), ...op.i32Sub, ...op.tee(t), ...op.i32Eqz, ...op.i32Eqz, ...op.brIf(0),
+    ...op.end,
+    ...op.end, // end if
+  ];
+  const axpy = [
+    ...addr(p, i, ps), ...op.get(j), ...op.i32(2), ...op.i32Shl, ...op.i32Add, ...op.f32Load, ...op.f32x4Splat, ...op.set(w),
+    ...addr(out, i, os), ...op.set(o),
+    ...addr(v, j, vs), ...op.set(vp),
+    ...op.get(d), ...op.set(t),
+    ...op.loop,
+    ...op.get(o),
+    ...op.get(o), ...op.v128Load, ...op.get(w), ...op.get(vp), ...op.v128Load, ...op.f32x4Mul, ...op.f32x4Add,
+    ...op.v128Store,
+    ...op.get(o), ...op.i32(16), ...op.i32Add, ...op.set(o),
+    ...op.get(vp), ...op.i32(16), ...op.i32Add, ...op.set(vp),
+    ...op.get(t), ...op.i32(4), ...op.i32Sub, ...op.tee(t), ...op.i32Eqz, ...op.i32Eqz, ...op.brIf(0),
+    ...op.end,
+  ];
+  return [...forRange(i, nq, [...zero, ...forRange(j, nk, axpy)])];
+}
+
+function moduleBytes(): Uint8Array {
+  const fnType = (params: number) => [0x60, ...uleb(params), ...Array(params).fill(I32), 0x00];
+  const body = (locals: number[][], code: number[]) => {
+    const b = [...vec(locals), ...code, ...op.end];
+    return [...uleb(b.length), ...b];
+  };
+  const bytes = [
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec([fnType(9), fnType(10)])),
+    ...section(3, vec([[0x00], [0x01]])),
+    // one memory, 16 pages to start, growable to 65536 pages (4 GiB)
+    ...section(5, vec([[0x01, ...uleb(16), ...uleb(65536)]])),
+    ...section(7, vec([[...name('memory'), 0x02, 0x00], [...name('scores'), 0x00, 0x00], [...name('context'), 0x00, 0x01]])),
+    ...section(10, vec([
+      body([[5, I32], [1, V128]], scoresBody()),
+      body([[5, I32], [1, V128]], contextBody()),
+    ])),
+  ];
+  void F32;
+  return Uint8Array.from(bytes);
+}
+
+interface KernelExports {
+  memory: WebAssembly.Memory;
+  scores(q: number, k: number, out: number, nq: number, nk: number, d: number, qs: number, ks: number, os: number): void;
+  context(p: number, v: number, out: number, nq: number, nk: number, d: number, ps: number, vs: number, os: number, accumulate: number): void;
+}
+
+/** A block of floats in the kernels' memory: `ptr` in bytes, `size` in floats. */
+export interface Block {
+  ptr: number;
+  size: number;
+}
+
+/**
+ * The kernels and the memory they work in, one per thread (each tensor-parallel rank has its own).
+ * Blocks are handed out first-fit from a free list and merged when returned.
+ */
+export class AttentionKernels {
+  private readonly k: KernelExports;
+  private free: Block[] = [];
+  private top = 0;
+  private view: Float32Array;
+
+  private constructor() {
+    // Compiled synchronously: the module is a few hundred bytes (pages allow that for < 4 KB).
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(moduleBytes() as Uint8Array<ArrayBuffer>), {});
+    this.k = instance.exports as unknown as KernelExports;
+    this.view = new Float32Array(this.k.memory.buffer);
+  }
+
+  private static instance: AttentionKernels | undefined;
+
+  static get(): AttentionKernels {
+    return (AttentionKernels.instance ??= new AttentionKernels());
+  }
+
+  /** The memory as floats (a new view after the memory grew). */
+  floats(): Float32Array {
+    if (this.view.buffer !== this.k.memory.buffer) this.view = new Float32Array(this.k.memory.buffer);
+    return this.view;
+  }
+
+  alloc(size: number): Block {
+    // 16-byte alignment for the vector loads: sizes in multiples of 4 floats.
+    const n = Math.max(4, Math.ceil(size / 4) * 4);
+    const i = this.free.findIndex((b) => b.size >= n);
+    if (i >= 0) {
+      const b = this.free[i];
+      if (b.size === n) this.free.splice(i, 1);
+      else this.free[i] = { ptr: b.ptr + n * 4, size: b.size - n };
+      return { ptr: b.ptr, size: n };
+    }
+    const ptr = this.top;
+    const end = ptr + n * 4;
+    const have = this.k.memory.buffer.byteLength;
+    if (end > have) {
+      const pages = Math.ceil((end - have) / 65536);
+      try {
+        this.k.memory.grow(Math.max(pages, Math.ceil(have / 65536 / 4)));
+      } catch {
+        try {
+          this.k.memory.grow(pages);
+        } catch (e) {
+          throw new RangeError(`the KV caches need ${(end / 1e9).toFixed(2)} GB, more than the attention kernels' memory can grow to (4 GiB): use a smaller batch or fewer new tokens (${(e as Error).message})`);
+        }
+      }
+    }
+    this.top = end;
+    return { ptr, size: n };
+  }
+
+  release(b: Block): void {
+    this.free.push({ ptr: b.ptr, size: b.size });
+    this.free.sort((a, c) => a.ptr - c.ptr);
+    const merged: Block[] = [];
+    for (const f of this.free) {
+      const last = merged[merged.length - 1];
+      if (last && last.ptr + last.size * 4 === f.ptr) last.size += f.size;
+      else merged.push({ ...f });
+    }
+    // The block at the top goes back to the untouched region.
+    const last = merged[merged.length - 1];
+    if (last && last.ptr + last.size * 4 === this.top) {
+      this.top = last.ptr;
+      merged.pop();
+    }
+    this.free = merged;
+  }
+
+  /** Floats handed out (for tests: caches must give everything back). */
+  get used(): number {
+    return this.top / 4 - this.free.reduce((n, b) => n + b.size, 0);
+  }
+
+  scores(q: number, k: number, out: number, nq: number, nk: number, d: number, qs: number, ks: number, os: number): void {
+    if (nq > 0 && nk > 0) this.k.scores(q, k, out, nq, nk, d, qs, ks, os);
+  }
+
+  context(p: number, v: number, out: number, nq: number, nk: number, d: number, ps: number, vs: number, os: number, accumulate: boolean): void {
+    if (nq > 0) this.k.context(p, v, out, nq, nk, d, ps, vs, os, accumulate ? 1 : 0);
+  }
+}
