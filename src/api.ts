@@ -12,6 +12,7 @@ export type { DownloadProgress, Platform } from './platform/platform';
 
 // models
 export * from './config/configuration_clvp';
+export { ValidationError } from './config/errors';
 export { ClvpModelForConditionalGeneration } from './clvp_model';
 export type { ClvpForwardInputs, ClvpOutput, FromPretrainedOptions, RuntimeOptions } from './clvp_model';
 export { ClvpModules, clvpLoss, disposeOutput, fixSpeechDecoderOutput } from './models/modeling_clvp';
@@ -39,6 +40,11 @@ export { generate, decodeSpeechTokens, prepareConditioning, resolveGenerationCon
 export type { ClvpGenerateInputs, ClvpGenerateOptions, ClvpGenerateOutput, DecodeStep, GenerateProgress } from './generation/generate';
 export { rankCandidates } from './generation/rank';
 export type { RankOptions, RankResult, RankedCandidate } from './generation/rank';
+export { GenerationConfigError } from './generation/generation_config';
+export { chunkText, readText } from './read_text';
+export type { ChunkResult, ReadTextOptions, TextChunk } from './read_text';
+export { splitText } from './tokenizer/split_text';
+export type { SplitTextOptions } from './tokenizer/split_text';
 
 // front ends
 export * from './audio';

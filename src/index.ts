@@ -8,4 +8,7 @@ export * from './api';
 export { FileByteSource, LocalFolder } from './io/local_files';
 export { openSafetensorsCheckpoint, openSafetensorsFile, readSafetensors, writeSafetensors } from './io/safetensors_fs';
 export { readWav, writeWav } from './audio/wav_fs';
+export { HubError, hubCacheDir, hubFile, isHubRepoId, snapshotForModel } from './io/hub';
+export type { HubOptions, HubProgress } from './io/hub';
+export { writeRandomCheckpoint } from './models/random_checkpoint';
 export { nodePlatform };
