@@ -68,27 +68,39 @@ export class ClvpSelfAttention {
         v = applyRotary(v, cos, sin);
       }
       const c = opts.cache;
-      let merged: tf.Tensor;
-      if (c && t === 1 && !opts.mask && !opts.outputAttentions) {
-        // A decode step: [B, 1, H, hd] already is [rows][heads][hd]; the cache's kernels attend.
-        c.cache.appendHost(c.layer, k.dataSync() as Float32Array, v.dataSync() as Float32Array, b, h, 1, hd);
-        merged = tf.tensor3d(c.cache.attendStep(c.layer, q.dataSync() as Float32Array, b, h, hd), [b, 1, h * hd]);
-      } else {
-        const q4 = tf.transpose(q, [0, 2, 1, 3]) as tf.Tensor4D; // [B, H, Tq, hd]
-        let k4 = tf.transpose(k, [0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, hd]
-        let v4 = tf.transpose(v, [0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, hd]
-        if (c) {
-          c.cache.append(c.layer, k4, v4);
-          const all = c.cache.materialize(c.layer)!;
-          [k4, v4] = [all.key, all.value];
-        }
-        const { context, probs } = attend(q4, k4, v4, opts.mask ?? null, !!opts.outputAttentions);
-        if (probs) attentions = tf.keep((this.parallel.size > 1 ? this.parallel.allGather(probs, 1) : probs) as tf.Tensor4D);
-        merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [b, tq, h * hd]);
+      const q4 = tf.transpose(q, [0, 2, 1, 3]) as tf.Tensor4D; // [B, H, Tq, hd]
+      let k4 = tf.transpose(k, [0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, hd]
+      let v4 = tf.transpose(v, [0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, hd]
+      if (c) {
+        c.cache.append(c.layer, k4, v4);
+        const all = c.cache.materialize(c.layer)!;
+        [k4, v4] = [all.key, all.value];
       }
+      const { context, probs } = attend(q4, k4, v4, opts.mask ?? null, !!opts.outputAttentions);
+      if (probs) attentions = tf.keep((this.parallel.size > 1 ? this.parallel.allGather(probs, 1) : probs) as tf.Tensor4D);
+      const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [b, tq, h * hd]);
       return (opts.partial ? this.out_proj.applyPartial(merged) : this.out_proj.apply(merged)) as tf.Tensor3D;
     });
     return { output, attentions };
+  }
+
+  /**
+   * One decode step of B rows (x [B, E], no mask): the new keys and values go into the cache, its
+   * kernels attend, and this rank's partial out_proj product [B, E] comes back. Eight tfjs ops;
+   * the head split and the query scaling happen while the rows are copied to the kernels.
+   */
+  step(x: tf.Tensor2D, cache: KVCache, layer: number): tf.Tensor2D {
+    const b = x.shape[0];
+    const h = this.localHeads;
+    const hd = this.headDim;
+    return tf.tidy(() => {
+      const q = this.q_proj.applyPartial(x).dataSync() as Float32Array; // [B, H * hd] = [rows][heads][hd]
+      cache.appendHost(layer, this.k_proj.applyPartial(x).dataSync() as Float32Array, this.v_proj.applyPartial(x).dataSync() as Float32Array, b, h, 1, hd);
+      // HF scales the projected queries in float32; a float32 product rounded once is the same here.
+      const scaled = new Float32Array(q.length);
+      for (let i = 0; i < q.length; i++) scaled[i] = q[i] * this.scale;
+      return this.out_proj.applyPartial(tf.tensor2d(cache.attendStep(layer, scaled, b, h, hd), [b, h * hd])) as tf.Tensor2D;
+    });
   }
 
   dispose(): void {

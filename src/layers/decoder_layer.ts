@@ -28,8 +28,10 @@ export class ClvpDecoderLayer {
    */
   forward(stream: ResidualStream, mask: tf.Tensor4D | null, cache?: { cache: KVCache; layer: number }): void {
     tf.tidy(() => {
-      stream.add(this.attn.forward(stream.normalized(this.input_layernorm), { mask, cache, partial: true }).output);
-      stream.add(this.mlp.applyPartial(stream.normalized(this.post_attention_layernorm)));
+      // A decode step (one new position, a cache, no mask) takes the kernels' path (attention.step).
+      if (cache && stream.shape[1] === 1 && !mask) stream.add(this.attn.step(stream.normalizedRows(this.input_layernorm), cache.cache, cache.layer));
+      else stream.add(this.attn.forward(stream.normalized(this.input_layernorm), { mask, cache, partial: true }).output);
+      stream.add(this.mlp.applyPartial(stream.normalizedRows(this.post_attention_layernorm)));
     });
   }
 

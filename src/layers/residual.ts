@@ -26,6 +26,11 @@ export class ResidualStream {
     return tf.tensor3d(ln.applyHost(this.data), this.shape);
   }
 
+  /** The same as rows [B * T, E], what the projections multiply without a reshape. */
+  normalizedRows(ln: LayerNorm): tf.Tensor2D {
+    return tf.tensor2d(ln.applyHost(this.data), [this.shape[0] * this.shape[1], this.shape[2]]);
+  }
+
   /** stream += the block's output: its ranks' partial sums, reduced (ParallelContext.reduceInto). */
   add(partial: tf.Tensor): void {
     this.parallel.reduceInto(partial, this.data);
