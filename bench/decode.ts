@@ -11,7 +11,7 @@ import { SINGLE_RANK } from '../src/layers/parallel';
 import { ClvpModules } from '../src/models/modeling_clvp';
 import { RandomInitSource } from '../src/models/weights';
 import { LocalRuntime } from '../src/runtime/local';
-import { TensorParallelRuntime } from '../src/runtime/pool';
+import { CollectiveStats, TensorParallelRuntime } from '../src/runtime/pool';
 import type { ClvpRuntime, HostTensor } from '../src/runtime/runtime';
 
 function arg(name: string, def: string): string {
@@ -66,12 +66,15 @@ interface RunResult {
   prefillMs: number;
   msPerTokenBatch1: number;
   msPerTokenBatch16: number;
+  /** per rank, per step, over the timed steps only */
+  collectivesBatch1?: CollectiveStats[];
+  collectivesBatch16?: CollectiveStats[];
 }
 
 const median = (x: number[]) => x.slice().sort((a, b) => a - b)[Math.floor(x.length / 2)];
 
 /** Prefill `cacheLen` positions at batch 1, then `steps` tokens at batch 1 and at batch 16 (the prefix shared). */
-async function decodeRun(rt: ClvpRuntime): Promise<RunResult> {
+async function decodeRun(rt: ClvpRuntime, stats?: () => Promise<CollectiveStats[]>): Promise<RunResult> {
   const h = dc.hiddenSize;
   const embeds: HostTensor = { dtype: 'float32', shape: [1, cacheLen, h], data: Float32Array.from({ length: cacheLen * h }, (_, i) => Math.sin(i) * 0.02) };
   const positionIds = { data: Int32Array.from({ length: cacheLen }, (_, i) => i), shape: [1, cacheLen] as [number, number] };
@@ -84,17 +87,29 @@ async function decodeRun(rt: ClvpRuntime): Promise<RunResult> {
     }
     return median(times.slice(2));
   };
+  /** The timed steps' collectives per rank, per step. */
+  const measured = async (run: () => Promise<number>): Promise<[number, CollectiveStats[] | undefined]> => {
+    const before = await stats?.();
+    const ms = await run();
+    const after = await stats?.();
+    const per = before && after?.map((a, r) => ({
+      collectives: (a.collectives - before[r].collectives) / steps,
+      ms: (a.ms - before[r].ms) / steps,
+      waitMs: (a.waitMs - before[r].waitMs) / steps,
+    }));
+    return [ms, per];
+  };
   const t0 = performance.now();
   const own = await rt.prefill({ embeds, positionIds, share: false, chunkSize: 64 });
   const prefillMs = performance.now() - t0;
-  const b1 = await timeSteps(own.cache, 1);
+  const [b1, c1] = await measured(() => timeSteps(own.cache, 1));
   await rt.releaseCache(own.cache);
   const prefix = await rt.prefill({ embeds, positionIds, share: true, chunkSize: 64 });
   const fork = await rt.fork(prefix.cache);
-  const b16 = await timeSteps(fork, 16);
+  const [b16, c16] = await measured(() => timeSteps(fork, 16));
   await rt.releaseCache(fork);
   await rt.releaseCache(prefix.cache);
-  return { prefillMs, msPerTokenBatch1: b1, msPerTokenBatch16: b16 };
+  return { prefillMs, msPerTokenBatch1: b1, msPerTokenBatch16: b16, collectivesBatch1: c1, collectivesBatch16: c16 };
 }
 
 (async () => {
@@ -113,15 +128,9 @@ async function decodeRun(rt: ClvpRuntime): Promise<RunResult> {
   log(`the same model over ${tp} tensor-parallel ${backend} workers ...`);
   const pool = (await TensorParallelRuntime.start({ kind: 'random', config, seed: 1 }, { tp, backend })).runtime as TensorParallelRuntime;
   await decodeRun(pool);
-  const statsBefore = await pool.collectiveStats();
-  const split = await decodeRun(pool);
-  const statsAfter = await pool.collectiveStats();
+  const split = await decodeRun(pool, () => pool.collectiveStats());
   const mem = await pool.memory();
   await pool.dispose();
-  // Collectives per step and their cost (barrier waits included) on rank 0, over the measured run.
-  const collectives = statsAfter[0].collectives - statsBefore[0].collectives;
-  const collectiveMs = statsAfter[0].ms - statsBefore[0].ms;
-  const stepCount = 2 * steps + 2;
 
   const floor1 = (decoderBytes / (bw1 * 1e9)) * 1000;
   const floorN = (decoderBytes / (bwN * 1e9)) * 1000;
@@ -144,8 +153,9 @@ async function decodeRun(rt: ClvpRuntime): Promise<RunResult> {
     ratioBatch1: split.msPerTokenBatch1 / one.msPerTokenBatch1,
     ratioBatch16: split.msPerTokenBatch16 / one.msPerTokenBatch16,
     batch1OverFloor: split.msPerTokenBatch1 / floor1,
-    collectivesPerStep: collectives / stepCount,
-    collectiveMsPerStep: collectiveMs / stepCount,
+    batch1OverFloorTp: split.msPerTokenBatch1 / floorN,
+    collectivesBatch1: split.collectivesBatch1,
+    collectivesBatch16: split.collectivesBatch16,
     heapMB: oneMem.heapBytes === null ? null : oneMem.heapBytes / 1e6,
     workerHeapMB: mem.map((m) => (m.heapBytes === null ? null : m.heapBytes / 1e6)),
     peakRssMB: process.memoryUsage().rss / 1e6,
@@ -162,10 +172,13 @@ async function decodeRun(rt: ClvpRuntime): Promise<RunResult> {
     [`read bandwidth, 1 / ${tp} threads (GB/s)`, `${f(bw1)} / ${f(bwN)}`],
     [`floor: weights / bandwidth, 1 / ${tp} threads (ms/token)`, `${f(floor1)} / ${f(floorN)}`],
     ['', `one instance  |  tp ${tp}  |  ratio`],
-    [`batch 1, cache ${cacheLen} (ms/token)`, `${f(one.msPerTokenBatch1)}  |  ${f(split.msPerTokenBatch1)}  |  ${result.ratioBatch1.toFixed(2)}  (tp ${tp} = ${result.batch1OverFloor.toFixed(2)} x the 1-thread floor)`],
+    [`batch 1, cache ${cacheLen} (ms/token)`, `${f(one.msPerTokenBatch1)}  |  ${f(split.msPerTokenBatch1)}  |  ${result.ratioBatch1.toFixed(2)}  (tp ${tp} = ${result.batch1OverFloorTp.toFixed(2)} x the ${tp}-thread floor, ${result.batch1OverFloor.toFixed(2)} x the 1-thread one)`],
     [`batch 16, cache ${cacheLen} (ms/step)`, `${f(one.msPerTokenBatch16)}  |  ${f(split.msPerTokenBatch16)}  |  ${result.ratioBatch16.toFixed(2)}`],
     [`prefill ${cacheLen} positions, batch 1 (ms)`, `${one.prefillMs.toFixed(0)}  |  ${split.prefillMs.toFixed(0)}`],
-    ['collectives per step on rank 0: count, ms', `${result.collectivesPerStep.toFixed(0)}, ${f(result.collectiveMsPerStep)}`],
+    ...(['collectivesBatch1', 'collectivesBatch16'] as const).map((k, i): [string, string] => [
+      `collectives per step, batch ${i ? 16 : 1}: count, ms (waiting) per rank`,
+      (result[k] ?? []).map((c) => `${c.collectives.toFixed(0)}, ${f(c.ms)} (${f(c.waitMs)})`).join('  |  '),
+    ]),
     ['wasm heap: one instance / each worker (MB)', `${result.heapMB === null ? 'n/a' : result.heapMB.toFixed(0)} / ${result.workerHeapMB.map((x) => (x === null ? 'n/a' : x.toFixed(0))).join(', ')}`],
     ['process RSS at the end (MB)', result.peakRssMB.toFixed(0)],
   ];

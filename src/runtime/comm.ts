@@ -69,8 +69,8 @@ export class SharedMemoryComm implements ParallelContext {
   /** Rounds alternate between the two data buffers: a rank can write round r + 1 while another still reads round r. */
   private round = 0;
   private epoch = 0;
-  /** time spent in barriers and copies, for profiling the step */
-  stats = { collectives: 0, ms: 0 };
+  /** time spent in collectives (copies and sums included) and, of that, waiting at barriers: for profiling the step */
+  stats = { collectives: 0, ms: 0, waitMs: 0 };
 
   /** `spin`: busy-wait before sleeping at a barrier; only when every rank has its own core, or spinning steals the core a late rank needs. */
   constructor(buffers: SharedBuffers, readonly rank: number, readonly size: number, private readonly spin = true) {
@@ -108,6 +108,12 @@ export class SharedMemoryComm implements ParallelContext {
       Atomics.notify(this.ctl, GENERATION);
       return;
     }
+    const t0 = performance.now();
+    this.waitFor(gen);
+    this.stats.waitMs += performance.now() - t0;
+  }
+
+  private waitFor(gen: number): void {
     let spins = this.spin ? 0 : SPINS;
     while (Atomics.load(this.ctl, GENERATION) === gen) {
       if (spins < SPINS) {

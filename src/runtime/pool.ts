@@ -44,6 +44,12 @@ interface Pending {
   cleanup(): void;
 }
 
+export interface CollectiveStats {
+  collectives: number;
+  ms: number;
+  waitMs: number;
+}
+
 export class TensorParallelRuntime implements ClvpRuntime {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
@@ -213,8 +219,9 @@ export class TensorParallelRuntime implements ClvpRuntime {
     return (await this.callAll('memory', [])).flat() as InstanceMemory[];
   }
   /** Per rank: collectives run and the milliseconds they took (barrier waits included). */
-  async collectiveStats(): Promise<Array<{ collectives: number; ms: number }>> {
-    return (await this.callAll('collectiveStats', [])) as Array<{ collectives: number; ms: number }>;
+  /** Per rank: collectives run, ms in them, and ms of that waiting at barriers (for profiling). */
+  async collectiveStats(): Promise<CollectiveStats[]> {
+    return (await this.callAll('collectiveStats', [])) as CollectiveStats[];
   }
 
   async dispose(): Promise<void> {
