@@ -19,10 +19,21 @@ const PAGES = path.join(__dirname, 'pages');
 const CHROMIUM = process.env.CLVP_CHROMIUM ?? '/usr/bin/chromium';
 const PAGE_TIMEOUT_MS = 90_000;
 
+/** The shared reference (CLVP_REFERENCE_DIR, else ../shared/reference beside the repo), else the fixture subset. */
+function referenceDir(): { dir: string; shared: boolean } {
+  const shared = process.env.CLVP_REFERENCE_DIR ?? path.resolve(REPO, '..', 'shared', 'reference');
+  if (fs.existsSync(path.join(shared, 'cases', 'index.json'))) return { dir: shared, shared: true };
+  return { dir: path.join(REPO, 'test', 'fixtures', 'reference'), shared: false };
+}
+
 interface Ctx {
   server: StaticServer;
   fixtures: Fixtures;
+  /** per backend label: per case family, the largest errors (or 'not run') */
+  parity: Map<string, ParitySummary['families']>;
 }
+
+type ParitySummary = NonNullable<Window['__clvpParity']>;
 
 interface PageSpec {
   /** shown in the results */
@@ -37,12 +48,36 @@ interface PageSpec {
   allowConsole?: RegExp[];
   /** checks on the server's log of this spec's requests; each string is a failure */
   after?: (requests: RequestLogEntry[], ctx: Ctx) => string[];
+  /** read what the page published once it is done (the parity figures) */
+  collect?: (page: Page, ctx: Ctx) => Promise<void>;
+  /** how long the page may take (default PAGE_TIMEOUT_MS) */
+  timeoutMs?: number;
 }
 
 const FAILED_LOAD = /^Failed to load resource/;
 
 function bytesServed(requests: RequestLogEntry[], p: string): number {
   return requests.filter((r) => r.path === p && r.method === 'GET').reduce((n, r) => n + r.bytes, 0);
+}
+
+/** Parity in the page on one backend (and tensor-parallel workers when tp > 1). */
+function paritySpec(backend: 'wasm' | 'webgl' | 'webgpu', tp = 1): PageSpec {
+  const label = `parity (${backend}${tp > 1 ? `, tp ${tp}` : ''})`;
+  return {
+    label,
+    url: () => `/parity.html?backend=${backend}&tp=${tp}&ref=/reference/`,
+    timeoutMs: 240_000,
+    // The loaders ask for optional files with HEAD (a 404 answers "absent"); Chromium logs those.
+    allowConsole: [FAILED_LOAD],
+    after: (reqs) => {
+      const missing = reqs.filter((r) => r.status === 404);
+      return missing.filter((r) => r.method !== 'HEAD').map((r) => `${r.method} ${r.path}: 404 (only HEAD probes for optional files may miss)`);
+    },
+    collect: async (page, c) => {
+      const r = await page.evaluate(() => window.__clvpParity);
+      if (r) c.parity.set(label.slice('parity ('.length, -1), r.families);
+    },
+  };
 }
 
 const SPECS: PageSpec[] = [
@@ -91,6 +126,10 @@ const SPECS: PageSpec[] = [
       return wasm.includes('/tfjs-backend-wasm-threaded-simd.wasm') ? [] : [`the threaded wasm binary was not fetched from our server (fetched: ${wasm.join(', ') || 'none'})`];
     },
   },
+  paritySpec('wasm'),
+  paritySpec('webgl'),
+  paritySpec('webgpu'),
+  paritySpec('wasm', 2),
 ];
 
 function pageEntries(): Record<string, string> {
@@ -147,8 +186,9 @@ async function runSpec(browser: Browser, previous: Page | undefined, spec: PageS
       await spec.before?.(page, ctx);
     }
     await page.evaluate(() => window.__clvpGo?.());
-    await page.waitForFunction(() => window.__clvp?.done === true, { timeout: PAGE_TIMEOUT_MS, polling: 100 });
+    await page.waitForFunction(() => window.__clvp?.done === true, { timeout: spec.timeoutMs ?? PAGE_TIMEOUT_MS, polling: 100 });
     results.push(...(await page.evaluate(() => window.__clvp!.results)));
+    await spec.collect?.(page, ctx);
   } catch (e) {
     results.push({ name: 'page ran to the end', ok: false, ms: 0, detail: (e as Error).message });
   } finally {
@@ -167,6 +207,17 @@ async function runSpec(browser: Browser, previous: Page | undefined, spec: PageS
   return { outcome: { label: spec.label, results }, page };
 }
 
+/** Max abs error per case family (rows) and backend (columns), as the pages measured them. */
+function parityTable(parity: Ctx['parity']): string {
+  const backends = [...parity.keys()];
+  const fams = [...new Set(backends.flatMap((b) => Object.keys(parity.get(b)!)))];
+  const cell = (s: ParitySummary['families'][string] | undefined) =>
+    s === undefined ? '' : s === 'not run' ? 'not run' : `${s.maxAbsError === null ? '-' : s.maxAbsError.toExponential(1)}${s.failed ? ` (${s.failed} FAIL)` : ''} [${s.cases}]`;
+  const rows = [['max abs error [cases]', ...backends], ...fams.map((f) => [f, ...backends.map((b) => cell(parity.get(b)![f]))])];
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return ['browser: parity in the page', ...rows.map((r) => '  ' + r.map((x, i) => x.padEnd(widths[i])).join('  '))].join('\n');
+}
+
 async function main(): Promise<number> {
   const t0 = Date.now();
   fs.rmSync(OUT, { recursive: true, force: true });
@@ -174,11 +225,19 @@ async function main(): Promise<number> {
   const built = await buildBrowser({ entries, outdir: OUT });
   for (const name of Object.keys(entries)) if (name !== 'clvp-worker' && name !== 'echo_worker') writeHtml(name);
   const fixtures = writeFixtures(OUT);
+  const reference = referenceDir();
   const tReady = Date.now();
   console.log(`browser: built ${Object.keys(entries).length} bundles in ${built.ms} ms, fixtures ready after ${tReady - t0} ms`);
+  console.log(`browser: reference cases from ${reference.dir}${reference.shared ? '' : ' (the fixture subset: ../shared/reference is absent, so the tokenizer and voice-recording cases do not run)'}`);
+  // --only a,b: the specs whose label contains one of these (while working on a page)
+  const onlyAt = process.argv.indexOf('--only');
+  const only = onlyAt >= 0 ? process.argv[onlyAt + 1].split(',') : undefined;
+  const specs = only ? SPECS.filter((s) => only.some((o) => s.label.includes(o))) : SPECS;
 
   const server = await startStaticServer({
     root: OUT,
+    // The reference is served where it lies, never copied (its vocabulary and recordings are not ours).
+    mounts: [{ prefix: '/reference/', dir: reference.dir }],
     // Pages and bundles may come from the HTTP cache (the offline reload needs its page shell);
     // everything the tests read is no-store, so only our own cache can serve it offline.
     headers: (p) => ({ ...ISOLATION_HEADERS, 'Cache-Control': /\.(html|js)$/.test(p) ? 'max-age=600' : 'no-store' }),
@@ -211,16 +270,19 @@ async function main(): Promise<number> {
       throw new Error(`could not start Chromium at ${CHROMIUM} (apt-get install -y chromium): ${(e as Error).message}`);
     }
     let previous: Page | undefined;
-    for (const spec of SPECS) {
-      const { outcome, page } = await runSpec(browser, previous, spec, { server, fixtures });
+    const ctx: Ctx = { server, fixtures, parity: new Map() };
+    for (const spec of specs) {
+      const { outcome, page } = await runSpec(browser, previous, spec, ctx);
       outcomes.push(outcome);
       if (previous && previous !== page) await previous.close();
       previous = page;
       for (const r of outcome.results) {
-        console.log(`  ${r.ok ? 'ok  ' : 'FAIL'} ${outcome.label} › ${r.name}${r.ms ? ` (${r.ms} ms)` : ''}`);
+        const status = !r.ok ? 'FAIL' : r.skipped ? 'skip' : 'ok  ';
+        console.log(`  ${status} ${outcome.label} › ${r.name}${r.ms ? ` (${r.ms} ms)` : ''}${r.info ? `: ${r.info}` : ''}`);
         if (!r.ok && r.detail) console.log(r.detail.split('\n').map((l) => `         ${l}`).join('\n'));
       }
     }
+    if (ctx.parity.size) console.log(parityTable(ctx.parity));
   } finally {
     await browser?.close().catch(() => {});
     await server.close();
@@ -228,8 +290,9 @@ async function main(): Promise<number> {
   }
   const all = outcomes.flatMap((o) => o.results);
   const failed = all.filter((r) => !r.ok).length;
+  const skipped = all.filter((r) => r.ok && r.skipped).length;
   console.log(`browser: ran in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  console.log(`browser: ${all.length - failed} passed, ${failed} failed`);
+  console.log(`browser: ${all.length - failed - skipped} passed, ${failed} failed${skipped ? `, ${skipped} not run (see 'skip' above)` : ''}`);
   return failed === 0 ? 0 : 1;
 }
 
