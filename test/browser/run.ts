@@ -9,12 +9,15 @@ import * as os from 'os';
 import * as path from 'path';
 import puppeteer, { Browser, ElementHandle, Page } from 'puppeteer-core';
 import { buildBrowser } from '../../scripts/build-browser';
+import { buildDemo, DEMO_MOUNTS, startDemoServer } from '../../scripts/demo';
 import { ISOLATION_HEADERS, RequestLogEntry, startStaticServer, StaticServer } from '../../scripts/serve';
+import { driveDemo, driveDemoErrors } from './demo_e2e';
 import { Fixtures, writeFixtures } from './fixtures';
 import type { PageTestResult } from './pages/harness';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const OUT = path.join(REPO, 'dist', 'browser-test');
+const DEMO_OUT = path.join(REPO, 'dist', 'browser-test-demo');
 const PAGES = path.join(__dirname, 'pages');
 const CHROMIUM = process.env.CLVP_CHROMIUM ?? '/usr/bin/chromium';
 const PAGE_TIMEOUT_MS = 90_000;
@@ -28,6 +31,10 @@ function referenceDir(): { dir: string; shared: boolean } {
 
 interface Ctx {
   server: StaticServer;
+  /** the server of npm run demo (the demo's own build and mounts) */
+  demo: StaticServer;
+  /** a folder for this run's screenshots and scratch files (kept: the screenshot is logged) */
+  tmp: string;
   fixtures: Fixtures;
   /** per backend label: per case family, the largest errors (or 'not run') */
   parity: Map<string, ParitySummary['families']>;
@@ -52,6 +59,10 @@ interface PageSpec {
   collect?: (page: Page, ctx: Ctx) => Promise<void>;
   /** how long the page may take (default PAGE_TIMEOUT_MS) */
   timeoutMs?: number;
+  /** a page driven from here (clicks, uploads) rather than one running its own tests: its results */
+  drive?: (page: Page, ctx: Ctx) => Promise<PageTestResult[]>;
+  /** which server the page is on (default 'test') */
+  server?: 'test' | 'demo';
 }
 
 const FAILED_LOAD = /^Failed to load resource/;
@@ -126,10 +137,35 @@ const SPECS: PageSpec[] = [
       return wasm.includes('/tfjs-backend-wasm-threaded-simd.wasm') ? [] : [`the threaded wasm binary was not fetched from our server (fetched: ${wasm.join(', ') || 'none'})`];
     },
   },
+  { label: 'voice', url: () => '/voice.html' },
+  {
+    label: 'loading',
+    url: () => '/loading.html?wait=1',
+    timeoutMs: 180_000,
+    before: async (page) => {
+      const input = (await page.waitForSelector('input#pick[type=file]')) as ElementHandle<HTMLInputElement>;
+      await input.uploadFile(path.join(REPO, 'weights', 'clvp-random-small'));
+      await page.waitForFunction(() => ((document.getElementById('pick') as HTMLInputElement).files?.length ?? 0) > 0, { timeout: 10_000 });
+    },
+  },
   paritySpec('wasm'),
   paritySpec('webgl'),
   paritySpec('webgpu'),
   paritySpec('wasm', 2),
+  {
+    label: 'demo',
+    server: 'demo',
+    url: () => '/',
+    drive: (page, c) => driveDemo(page, { screenshotDir: c.tmp, microphone: true }),
+  },
+  {
+    label: 'demo (bad input)',
+    server: 'demo',
+    url: () => '/',
+    // The unreachable and missing model URLs are fetched on purpose; Chromium logs the failures.
+    allowConsole: [FAILED_LOAD],
+    drive: (page, c) => driveDemoErrors(page, c.tmp),
+  },
 ];
 
 function pageEntries(): Record<string, string> {
@@ -171,9 +207,10 @@ async function runSpec(browser: Browser, previous: Page | undefined, spec: PageS
   page.on('pageerror', onError);
   page.on('request', onRequest);
   const results: PageTestResult[] = [];
-  const logStart = ctx.server.log.length;
+  const server = spec.server === 'demo' ? ctx.demo : ctx.server;
+  const logStart = server.log.length;
   try {
-    const url = `${ctx.server.url}${spec.url(ctx)}`;
+    const url = `${server.url}${spec.url(ctx)}`;
     if (spec.reload && previous) {
       await spec.before?.(page, ctx);
       // A reload revalidates the page itself with the server, which fails offline; a new visit
@@ -185,9 +222,12 @@ async function runSpec(browser: Browser, previous: Page | undefined, spec: PageS
       await page.goto(url, { waitUntil: 'load' });
       await spec.before?.(page, ctx);
     }
-    await page.evaluate(() => window.__clvpGo?.());
-    await page.waitForFunction(() => window.__clvp?.done === true, { timeout: spec.timeoutMs ?? PAGE_TIMEOUT_MS, polling: 100 });
-    results.push(...(await page.evaluate(() => window.__clvp!.results)));
+    if (spec.drive) results.push(...(await spec.drive(page, ctx)));
+    else {
+      await page.evaluate(() => window.__clvpGo?.());
+      await page.waitForFunction(() => window.__clvp?.done === true, { timeout: spec.timeoutMs ?? PAGE_TIMEOUT_MS, polling: 100 });
+      results.push(...(await page.evaluate(() => window.__clvp!.results)));
+    }
     await spec.collect?.(page, ctx);
   } catch (e) {
     results.push({ name: 'page ran to the end', ok: false, ms: 0, detail: (e as Error).message });
@@ -199,7 +239,7 @@ async function runSpec(browser: Browser, previous: Page | undefined, spec: PageS
   if (results.length === 0) results.push({ name: 'page has tests', ok: false, ms: 0, detail: 'the page reported no tests' });
   // Requests still in flight when the page finished are logged as they end; let them land.
   await new Promise((r) => setTimeout(r, 100));
-  const requests = ctx.server.log.slice(logStart);
+  const requests = server.log.slice(logStart);
   for (const f of spec.after?.(requests, ctx) ?? []) results.push({ name: 'server-side check', ok: false, ms: 0, detail: f });
   if (spec.after && !results.some((r) => r.name === 'server-side check')) results.push({ name: 'server-side check', ok: true, ms: 0 });
   for (const c of consoleErrors) results.push({ name: 'no unexpected console errors', ok: false, ms: 0, detail: c });
@@ -223,6 +263,7 @@ async function main(): Promise<number> {
   fs.rmSync(OUT, { recursive: true, force: true });
   const entries = pageEntries();
   const built = await buildBrowser({ entries, outdir: OUT });
+  await buildDemo(DEMO_OUT);
   for (const name of Object.keys(entries)) if (name !== 'clvp-worker' && name !== 'echo_worker') writeHtml(name);
   const fixtures = writeFixtures(OUT);
   const reference = referenceDir();
@@ -237,7 +278,7 @@ async function main(): Promise<number> {
   const server = await startStaticServer({
     root: OUT,
     // The reference is served where it lies, never copied (its vocabulary and recordings are not ours).
-    mounts: [{ prefix: '/reference/', dir: reference.dir }],
+    mounts: [{ prefix: '/reference/', dir: reference.dir }, ...DEMO_MOUNTS],
     // Pages and bundles may come from the HTTP cache (the offline reload needs its page shell);
     // everything the tests read is no-store, so only our own cache can serve it offline.
     headers: (p) => ({ ...ISOLATION_HEADERS, 'Cache-Control': /\.(html|js)$/.test(p) ? 'max-age=600' : 'no-store' }),
@@ -249,6 +290,8 @@ async function main(): Promise<number> {
       { prefix: '/fault/trunc/', fault: 'truncate' },
     ],
   });
+  const demo = await startDemoServer({ root: DEMO_OUT });
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'clvp-browser-test-'));
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'clvp-chromium-'));
   let browser: Browser | undefined;
   const outcomes: Outcome[] = [];
@@ -270,7 +313,7 @@ async function main(): Promise<number> {
       throw new Error(`could not start Chromium at ${CHROMIUM} (apt-get install -y chromium): ${(e as Error).message}`);
     }
     let previous: Page | undefined;
-    const ctx: Ctx = { server, fixtures, parity: new Map() };
+    const ctx: Ctx = { server, demo, tmp, fixtures, parity: new Map() };
     for (const spec of specs) {
       const { outcome, page } = await runSpec(browser, previous, spec, ctx);
       outcomes.push(outcome);
@@ -286,6 +329,7 @@ async function main(): Promise<number> {
   } finally {
     await browser?.close().catch(() => {});
     await server.close();
+    await demo.close();
     fs.rmSync(profile, { recursive: true, force: true });
   }
   const all = outcomes.flatMap((o) => o.results);

@@ -3,6 +3,7 @@
 // (?backend=wasm|webgl|webgpu), optionally on tensor-parallel Web Workers (?tp=2). Tolerances come
 // from the case files. One test per case family; each reports its largest errors, and the page
 // publishes them on window.__clvpParity for the runner's summary.
+import * as tf from '@tensorflow/tfjs-core';
 import { configureParityModels, disposeCachedModels, initBackend, PARITY_HANDLERS, runParity, UrlFolder } from '../../../src/browser';
 import type { CaseReport } from '../../../src/browser';
 import { readCaseIndex } from '../../../src/parity/cases';
@@ -45,10 +46,12 @@ window.__clvpParity = { backend, tp, families };
 
 const fmt = (x: number | null) => (x === null ? '-' : x.toExponential(2));
 let index: Awaited<ReturnType<typeof readCaseIndex>>;
+let tensorsBefore = 0;
 
 test(`${backend}${tp > 1 ? `, ${tp} tensor-parallel workers` : ''}: the backend initialises and the case index is read over HTTP`, async () => {
   assertEqual(await initBackend(backend), backend, 'backend');
   await configureParityModels({ tp });
+  tensorsBefore = tf.memory().numTensors;
   index = await readCaseIndex(reference);
   assert(index.length > 0, 'cases listed');
 });
@@ -90,8 +93,9 @@ for (const fam of FAMILIES) {
   });
 }
 
-test('the models are released', async () => {
+test('once the models are released, no tensors are left behind', async () => {
   await disposeCachedModels();
+  assertEqual(tf.memory().numTensors, tensorsBefore, 'tensors after the run');
 });
 
 run();
