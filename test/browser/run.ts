@@ -4,13 +4,15 @@
 // page, and prints every result and a closing line 'browser: N passed, M failed'. Exits non-zero
 // on any failure, on a console error a page did not expect, or on a request to another host.
 // Chromium: /usr/bin/chromium (override with CLVP_CHROMIUM).
+// --only a,b runs the specs whose label contains one of these.
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import puppeteer, { Browser, ElementHandle, Page } from 'puppeteer-core';
+import type { Browser, ElementHandle, Page } from 'puppeteer-core';
 import { buildBrowser } from '../../scripts/build-browser';
 import { buildDemo, DEMO_MOUNTS, startDemoServer } from '../../scripts/demo';
 import { ISOLATION_HEADERS, RequestLogEntry, startStaticServer, StaticServer } from '../../scripts/serve';
+import { launchChromium } from '../../scripts/chromium';
 import { driveDemo, driveDemoErrors } from './demo_e2e';
 import { Fixtures, writeFixtures } from './fixtures';
 import type { PageTestResult } from './pages/harness';
@@ -19,7 +21,6 @@ const REPO = path.resolve(__dirname, '..', '..');
 const OUT = path.join(REPO, 'dist', 'browser-test');
 const DEMO_OUT = path.join(REPO, 'dist', 'browser-test-demo');
 const PAGES = path.join(__dirname, 'pages');
-const CHROMIUM = process.env.CLVP_CHROMIUM ?? '/usr/bin/chromium';
 const PAGE_TIMEOUT_MS = 90_000;
 
 /** The shared reference (CLVP_REFERENCE_DIR, else ../shared/reference beside the repo), else the fixture subset. */
@@ -296,22 +297,7 @@ async function main(): Promise<number> {
   let browser: Browser | undefined;
   const outcomes: Outcome[] = [];
   try {
-    try {
-      browser = await puppeteer.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: [
-          '--no-sandbox', '--headless=new', '--enable-unsafe-webgpu', '--enable-unsafe-swiftshader',
-          // Without these Chromium keeps trying to reach Google's services on a closed network.
-          '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
-          `--user-data-dir=${profile}`,
-          '--autoplay-policy=no-user-gesture-required',
-          '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${fixtures.micWav}`,
-        ],
-      });
-    } catch (e) {
-      throw new Error(`could not start Chromium at ${CHROMIUM} (apt-get install -y chromium): ${(e as Error).message}`);
-    }
+    browser = await launchChromium({ profile, micWav: fixtures.micWav });
     let previous: Page | undefined;
     const ctx: Ctx = { server, demo, tmp, fixtures, parity: new Map() };
     for (const spec of specs) {
