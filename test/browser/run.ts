@@ -1,10 +1,14 @@
-// npm run test:browser: builds the test pages with the browser build's own pipeline (so the
-// Node built-in guard applies to them too), writes the fixtures, serves them on 127.0.0.1 with
-// the cross-origin isolation headers, drives Debian's Chromium with puppeteer-core through each
-// page, and prints every result and a closing line 'browser: N passed, M failed'. Exits non-zero
-// on any failure, on a console error a page did not expect, or on a request to another host.
-// Chromium: /usr/bin/chromium (override with CLVP_CHROMIUM).
-// --only a,b runs the specs whose label contains one of these.
+// npm run test:browser: builds the test pages and the demo with the browser build's own pipeline
+// (so the Node built-in guard applies to them too), writes the fixtures, serves them on 127.0.0.1
+// with the cross-origin isolation headers (the reference cases, the bundled model and the example
+// voice are served where they lie, never copied), drives Debian's Chromium with puppeteer-core
+// through each page, and prints every result, the parity errors per backend and a closing line
+// 'browser: N passed, M failed'. Most pages test themselves (pages/*.ts); the demo is driven from
+// here like a user would (demo_e2e.ts). Exits non-zero on any failure, on a console error a page
+// did not expect, or on a request to another host.
+// Chromium: /usr/bin/chromium (override with CLVP_CHROMIUM); the reference: CLVP_REFERENCE_DIR,
+// else ../shared/reference, else the fixture subset. --only a,b runs the specs whose label
+// contains one of these.
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
