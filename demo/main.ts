@@ -250,7 +250,8 @@ async function generate(): Promise<void> {
       disposeOutput(inputs);
     }
   } catch (e) {
-    if ((e as Error)?.name === 'AbortError') setStatus(`Cancelled after ${seconds(performance.now() - t0)}: no candidates.`, 0);
+    // Cancelled while loading, the error may be the folder's (a fetch aborted): still a cancellation.
+    if (controller.signal.aborted || (e as Error)?.name === 'AbortError') setStatus(`Cancelled after ${seconds(performance.now() - t0)}: no candidates.`, 0);
     else {
       setStatus('', 0);
       showError(e);

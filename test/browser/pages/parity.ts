@@ -6,9 +6,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { configureParityModels, disposeCachedModels, initBackend, PARITY_HANDLERS, runParity, UrlFolder } from '../../../src/browser';
 import type { CaseReport } from '../../../src/browser';
-import { readCaseIndex } from '../../../src/parity/cases';
+import { loadCase, readCaseIndex } from '../../../src/parity/cases';
 import { modelFor } from '../../../src/parity/calls/model';
-import { loadCase } from '../../../src/parity/cases';
 import { assert, assertEqual, query, run, skip, test } from './harness';
 
 export interface FamilyStats {
