@@ -66,9 +66,19 @@ export interface RequestLogEntry {
   bytes: number;
 }
 
+/** A folder served under a URL path prefix instead of from root (the reference cases, the bundled model). */
+export interface Mount {
+  /** URL path prefix, starting and ending with '/' */
+  prefix: string;
+  /** the folder whose files answer under `prefix` */
+  dir: string;
+}
+
 export interface StaticServerOptions {
   /** folder served at '/' */
   root: string;
+  /** folders served under their own prefixes, first matching prefix wins (default none) */
+  mounts?: Mount[];
   /** port to listen on (default 0: any free port) */
   port?: number;
   /** address to listen on (default '127.0.0.1'; the tests never listen elsewhere) */
@@ -134,6 +144,10 @@ function resolveInside(rootReal: string, urlPath: string): string | null {
 
 export async function startStaticServer(opts: StaticServerOptions): Promise<StaticServer> {
   const rootReal = fs.realpathSync(path.resolve(opts.root));
+  const mounts = (opts.mounts ?? []).map((m) => {
+    if (!m.prefix.startsWith('/') || !m.prefix.endsWith('/')) throw new Error(`serve: mount prefix ${JSON.stringify(m.prefix)} must start and end with '/'`);
+    return { prefix: m.prefix, real: fs.realpathSync(path.resolve(m.dir)) };
+  });
   const host = opts.host ?? '127.0.0.1';
   const faults = opts.faults ?? [];
   const headersFor = typeof opts.headers === 'function'
@@ -181,7 +195,10 @@ export async function startStaticServer(opts: StaticServerOptions): Promise<Stat
     }
     if (fault === 'not-found') return plain(404, 'not found');
 
-    let file = resolveInside(rootReal, filePath);
+    // Normalised first, so '/ref/../x' is root's x and not the mount's.
+    const normal = path.posix.normalize(filePath);
+    const mount = mounts.find((m) => normal.startsWith(m.prefix));
+    let file = mount ? resolveInside(mount.real, normal.slice(mount.prefix.length - 1)) : resolveInside(rootReal, filePath);
     if (file === null) return plain(403, 'forbidden: outside the served folder');
     let stat: fs.Stats;
     try {

@@ -1,6 +1,6 @@
 // Picks and initialises the tfjs backend once per thread, in the platform's order of preference:
 // in Node CUDA (tfjs-node-gpu) > native TensorFlow (tfjs-node) > wasm > cpu; in a page WebGPU >
-// wasm > WebGL > cpu. tfjs-node(-gpu) are optional peers: their install downloads libtensorflow,
+// WebGL > wasm > cpu. tfjs-node(-gpu) are optional peers: their install downloads libtensorflow,
 // which is not possible everywhere, so they are only used when a user has installed them. The
 // browser entry registers the WebGPU and WebGL backends; the wasm binaries always come from the
 // platform (node_modules, or beside the bundle), never from a CDN.

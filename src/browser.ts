@@ -1,7 +1,8 @@
 // clvp-tfjs for web pages (dist/browser/clvp-tfjs.js): the whole library (src/api.ts) with the
 // browser platform installed, plus what only a page has: model folders by URL or picked by the
-// user, the offline cache, audio decoding and the microphone. scripts/build-browser.ts refuses
-// the build if anything here reaches a Node built-in.
+// user, the offline cache, audio decoding and the microphone, voice clips from either, and a
+// model with its processor loaded from any of those folders. scripts/build-browser.ts refuses the
+// build if anything here reaches a Node built-in.
 import '@tensorflow/tfjs-backend-webgl';
 import '@tensorflow/tfjs-backend-webgpu';
 import { decodeWav } from './audio/wav';
@@ -30,9 +31,13 @@ export type { HttpSourceOptions } from './io/http_source';
 export { UrlFolder, clearModelCache, folderUrl } from './io/url_folder';
 export type { UrlFolderOptions } from './io/url_folder';
 export { OpfsCache, DEFAULT_CACHE_DIR } from './io/opfs_cache';
+export { loadClvp, fromFiles, openModelFolder } from './browser_loading';
+export type { LoadedClvp, ModelInput } from './browser_loading';
 
 export { decodeAudioBytes, recordMicrophone, setWavDecoder, BrowserAudioError } from './audio/browser_audio';
 export type { DecodedAudio, DecodeAudioOptions, Recording, RecordMicrophoneOptions, WavDecoder } from './audio/browser_audio';
+export { voiceFromFile, voiceFromMicrophone } from './audio/browser_voice';
+export type { BrowserVoice, VoiceInput, VoiceFromFileOptions, VoiceFromMicrophoneOptions } from './audio/browser_voice';
 export { sniffAudio } from './audio/sniff_rate';
 export type { AudioContainer, SniffResult } from './audio/sniff_rate';
 

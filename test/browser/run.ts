@@ -1,28 +1,51 @@
-// npm run test:browser: builds the test pages with the browser build's own pipeline (so the
-// Node built-in guard applies to them too), writes the fixtures, serves them on 127.0.0.1 with
-// the cross-origin isolation headers, drives Debian's Chromium with puppeteer-core through each
-// page, and prints every result and a closing line 'browser: N passed, M failed'. Exits non-zero
-// on any failure, on a console error a page did not expect, or on a request to another host.
-// Chromium: /usr/bin/chromium (override with CLVP_CHROMIUM).
+// npm run test:browser: builds the test pages and the demo with the browser build's own pipeline
+// (so the Node built-in guard applies to them too), writes the fixtures, serves them on 127.0.0.1
+// with the cross-origin isolation headers (the reference cases, the bundled model and the example
+// voice are served where they lie, never copied), drives Debian's Chromium with puppeteer-core
+// through each page, and prints every result, the parity errors per backend and a closing line
+// 'browser: N passed, M failed'. Most pages test themselves (pages/*.ts); the demo is driven from
+// here like a user would (demo_e2e.ts). Exits non-zero on any failure, on a console error a page
+// did not expect, or on a request to another host.
+// Chromium: /usr/bin/chromium (override with CLVP_CHROMIUM); the reference: CLVP_REFERENCE_DIR,
+// else ../shared/reference, else the fixture subset. --only a,b runs the specs whose label
+// contains one of these.
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import puppeteer, { Browser, ElementHandle, Page } from 'puppeteer-core';
+import type { Browser, ElementHandle, Page } from 'puppeteer-core';
 import { buildBrowser } from '../../scripts/build-browser';
+import { buildDemo, DEMO_MOUNTS, startDemoServer } from '../../scripts/demo';
 import { ISOLATION_HEADERS, RequestLogEntry, startStaticServer, StaticServer } from '../../scripts/serve';
+import { launchChromium } from '../../scripts/chromium';
+import { driveDemo, driveDemoErrors } from './demo_e2e';
 import { Fixtures, writeFixtures } from './fixtures';
 import type { PageTestResult } from './pages/harness';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const OUT = path.join(REPO, 'dist', 'browser-test');
+const DEMO_OUT = path.join(REPO, 'dist', 'browser-test-demo');
 const PAGES = path.join(__dirname, 'pages');
-const CHROMIUM = process.env.CLVP_CHROMIUM ?? '/usr/bin/chromium';
 const PAGE_TIMEOUT_MS = 90_000;
+
+/** The shared reference (CLVP_REFERENCE_DIR, else ../shared/reference beside the repo), else the fixture subset. */
+function referenceDir(): { dir: string; shared: boolean } {
+  const shared = process.env.CLVP_REFERENCE_DIR ?? path.resolve(REPO, '..', 'shared', 'reference');
+  if (fs.existsSync(path.join(shared, 'cases', 'index.json'))) return { dir: shared, shared: true };
+  return { dir: path.join(REPO, 'test', 'fixtures', 'reference'), shared: false };
+}
 
 interface Ctx {
   server: StaticServer;
+  /** the server of npm run demo (the demo's own build and mounts) */
+  demo: StaticServer;
+  /** a folder for this run's screenshots and scratch files (kept: the screenshot is logged) */
+  tmp: string;
   fixtures: Fixtures;
+  /** per backend label: per case family, the largest errors (or 'not run') */
+  parity: Map<string, ParitySummary['families']>;
 }
+
+type ParitySummary = NonNullable<Window['__clvpParity']>;
 
 interface PageSpec {
   /** shown in the results */
@@ -37,12 +60,40 @@ interface PageSpec {
   allowConsole?: RegExp[];
   /** checks on the server's log of this spec's requests; each string is a failure */
   after?: (requests: RequestLogEntry[], ctx: Ctx) => string[];
+  /** read what the page published once it is done (the parity figures) */
+  collect?: (page: Page, ctx: Ctx) => Promise<void>;
+  /** how long the page may take (default PAGE_TIMEOUT_MS) */
+  timeoutMs?: number;
+  /** a page driven from here (clicks, uploads) rather than one running its own tests: its results */
+  drive?: (page: Page, ctx: Ctx) => Promise<PageTestResult[]>;
+  /** which server the page is on (default 'test') */
+  server?: 'test' | 'demo';
 }
 
 const FAILED_LOAD = /^Failed to load resource/;
 
 function bytesServed(requests: RequestLogEntry[], p: string): number {
   return requests.filter((r) => r.path === p && r.method === 'GET').reduce((n, r) => n + r.bytes, 0);
+}
+
+/** Parity in the page on one backend (and tensor-parallel workers when tp > 1). */
+function paritySpec(backend: 'wasm' | 'webgl' | 'webgpu', tp = 1): PageSpec {
+  const label = `parity (${backend}${tp > 1 ? `, tp ${tp}` : ''})`;
+  return {
+    label,
+    url: () => `/parity.html?backend=${backend}&tp=${tp}&ref=/reference/`,
+    timeoutMs: 240_000,
+    // The loaders ask for optional files with HEAD (a 404 answers "absent"); Chromium logs those.
+    allowConsole: [FAILED_LOAD],
+    after: (reqs) => {
+      const missing = reqs.filter((r) => r.status === 404);
+      return missing.filter((r) => r.method !== 'HEAD').map((r) => `${r.method} ${r.path}: 404 (only HEAD probes for optional files may miss)`);
+    },
+    collect: async (page, c) => {
+      const r = await page.evaluate(() => window.__clvpParity);
+      if (r) c.parity.set(label.slice('parity ('.length, -1), r.families);
+    },
+  };
 }
 
 const SPECS: PageSpec[] = [
@@ -91,6 +142,35 @@ const SPECS: PageSpec[] = [
       return wasm.includes('/tfjs-backend-wasm-threaded-simd.wasm') ? [] : [`the threaded wasm binary was not fetched from our server (fetched: ${wasm.join(', ') || 'none'})`];
     },
   },
+  { label: 'voice', url: () => '/voice.html' },
+  {
+    label: 'loading',
+    url: () => '/loading.html?wait=1',
+    timeoutMs: 180_000,
+    before: async (page) => {
+      const input = (await page.waitForSelector('input#pick[type=file]')) as ElementHandle<HTMLInputElement>;
+      await input.uploadFile(path.join(REPO, 'weights', 'clvp-random-small'));
+      await page.waitForFunction(() => ((document.getElementById('pick') as HTMLInputElement).files?.length ?? 0) > 0, { timeout: 10_000 });
+    },
+  },
+  paritySpec('wasm'),
+  paritySpec('webgl'),
+  paritySpec('webgpu'),
+  paritySpec('wasm', 2),
+  {
+    label: 'demo',
+    server: 'demo',
+    url: () => '/',
+    drive: (page, c) => driveDemo(page, { screenshotDir: c.tmp, microphone: true }),
+  },
+  {
+    label: 'demo (bad input)',
+    server: 'demo',
+    url: () => '/',
+    // The unreachable and missing model URLs are fetched on purpose; Chromium logs the failures.
+    allowConsole: [FAILED_LOAD],
+    drive: (page, c) => driveDemoErrors(page, c.tmp),
+  },
 ];
 
 function pageEntries(): Record<string, string> {
@@ -132,9 +212,10 @@ async function runSpec(browser: Browser, previous: Page | undefined, spec: PageS
   page.on('pageerror', onError);
   page.on('request', onRequest);
   const results: PageTestResult[] = [];
-  const logStart = ctx.server.log.length;
+  const server = spec.server === 'demo' ? ctx.demo : ctx.server;
+  const logStart = server.log.length;
   try {
-    const url = `${ctx.server.url}${spec.url(ctx)}`;
+    const url = `${server.url}${spec.url(ctx)}`;
     if (spec.reload && previous) {
       await spec.before?.(page, ctx);
       // A reload revalidates the page itself with the server, which fails offline; a new visit
@@ -146,9 +227,13 @@ async function runSpec(browser: Browser, previous: Page | undefined, spec: PageS
       await page.goto(url, { waitUntil: 'load' });
       await spec.before?.(page, ctx);
     }
-    await page.evaluate(() => window.__clvpGo?.());
-    await page.waitForFunction(() => window.__clvp?.done === true, { timeout: PAGE_TIMEOUT_MS, polling: 100 });
-    results.push(...(await page.evaluate(() => window.__clvp!.results)));
+    if (spec.drive) results.push(...(await spec.drive(page, ctx)));
+    else {
+      await page.evaluate(() => window.__clvpGo?.());
+      await page.waitForFunction(() => window.__clvp?.done === true, { timeout: spec.timeoutMs ?? PAGE_TIMEOUT_MS, polling: 100 });
+      results.push(...(await page.evaluate(() => window.__clvp!.results)));
+    }
+    await spec.collect?.(page, ctx);
   } catch (e) {
     results.push({ name: 'page ran to the end', ok: false, ms: 0, detail: (e as Error).message });
   } finally {
@@ -159,7 +244,7 @@ async function runSpec(browser: Browser, previous: Page | undefined, spec: PageS
   if (results.length === 0) results.push({ name: 'page has tests', ok: false, ms: 0, detail: 'the page reported no tests' });
   // Requests still in flight when the page finished are logged as they end; let them land.
   await new Promise((r) => setTimeout(r, 100));
-  const requests = ctx.server.log.slice(logStart);
+  const requests = server.log.slice(logStart);
   for (const f of spec.after?.(requests, ctx) ?? []) results.push({ name: 'server-side check', ok: false, ms: 0, detail: f });
   if (spec.after && !results.some((r) => r.name === 'server-side check')) results.push({ name: 'server-side check', ok: true, ms: 0 });
   for (const c of consoleErrors) results.push({ name: 'no unexpected console errors', ok: false, ms: 0, detail: c });
@@ -167,18 +252,38 @@ async function runSpec(browser: Browser, previous: Page | undefined, spec: PageS
   return { outcome: { label: spec.label, results }, page };
 }
 
+/** Max abs error per case family (rows) and backend (columns), as the pages measured them. */
+function parityTable(parity: Ctx['parity']): string {
+  const backends = [...parity.keys()];
+  const fams = [...new Set(backends.flatMap((b) => Object.keys(parity.get(b)!)))];
+  const cell = (s: ParitySummary['families'][string] | undefined) =>
+    s === undefined ? '' : s === 'not run' ? 'not run' : `${s.maxAbsError === null ? '-' : s.maxAbsError.toExponential(1)}${s.failed ? ` (${s.failed} FAIL)` : ''} [${s.cases}]`;
+  const rows = [['max abs error [cases]', ...backends], ...fams.map((f) => [f, ...backends.map((b) => cell(parity.get(b)![f]))])];
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return ['browser: parity in the page', ...rows.map((r) => '  ' + r.map((x, i) => x.padEnd(widths[i])).join('  '))].join('\n');
+}
+
 async function main(): Promise<number> {
   const t0 = Date.now();
   fs.rmSync(OUT, { recursive: true, force: true });
   const entries = pageEntries();
   const built = await buildBrowser({ entries, outdir: OUT });
+  await buildDemo(DEMO_OUT);
   for (const name of Object.keys(entries)) if (name !== 'clvp-worker' && name !== 'echo_worker') writeHtml(name);
   const fixtures = writeFixtures(OUT);
+  const reference = referenceDir();
   const tReady = Date.now();
   console.log(`browser: built ${Object.keys(entries).length} bundles in ${built.ms} ms, fixtures ready after ${tReady - t0} ms`);
+  console.log(`browser: reference cases from ${reference.dir}${reference.shared ? '' : ' (the fixture subset: ../shared/reference is absent, so the tokenizer and voice-recording cases do not run)'}`);
+  // --only a,b: the specs whose label contains one of these (while working on a page)
+  const onlyAt = process.argv.indexOf('--only');
+  const only = onlyAt >= 0 ? process.argv[onlyAt + 1].split(',') : undefined;
+  const specs = only ? SPECS.filter((s) => only.some((o) => s.label.includes(o))) : SPECS;
 
   const server = await startStaticServer({
     root: OUT,
+    // The reference is served where it lies, never copied (its vocabulary and recordings are not ours).
+    mounts: [{ prefix: '/reference/', dir: reference.dir }, ...DEMO_MOUNTS],
     // Pages and bundles may come from the HTTP cache (the offline reload needs its page shell);
     // everything the tests read is no-store, so only our own cache can serve it offline.
     headers: (p) => ({ ...ISOLATION_HEADERS, 'Cache-Control': /\.(html|js)$/.test(p) ? 'max-age=600' : 'no-store' }),
@@ -190,46 +295,38 @@ async function main(): Promise<number> {
       { prefix: '/fault/trunc/', fault: 'truncate' },
     ],
   });
+  const demo = await startDemoServer({ root: DEMO_OUT });
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'clvp-browser-test-'));
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'clvp-chromium-'));
   let browser: Browser | undefined;
   const outcomes: Outcome[] = [];
   try {
-    try {
-      browser = await puppeteer.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: [
-          '--no-sandbox', '--headless=new', '--enable-unsafe-webgpu', '--enable-unsafe-swiftshader',
-          // Without these Chromium keeps trying to reach Google's services on a closed network.
-          '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
-          `--user-data-dir=${profile}`,
-          '--autoplay-policy=no-user-gesture-required',
-          '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${fixtures.micWav}`,
-        ],
-      });
-    } catch (e) {
-      throw new Error(`could not start Chromium at ${CHROMIUM} (apt-get install -y chromium): ${(e as Error).message}`);
-    }
+    browser = await launchChromium({ profile, micWav: fixtures.micWav });
     let previous: Page | undefined;
-    for (const spec of SPECS) {
-      const { outcome, page } = await runSpec(browser, previous, spec, { server, fixtures });
+    const ctx: Ctx = { server, demo, tmp, fixtures, parity: new Map() };
+    for (const spec of specs) {
+      const { outcome, page } = await runSpec(browser, previous, spec, ctx);
       outcomes.push(outcome);
       if (previous && previous !== page) await previous.close();
       previous = page;
       for (const r of outcome.results) {
-        console.log(`  ${r.ok ? 'ok  ' : 'FAIL'} ${outcome.label} › ${r.name}${r.ms ? ` (${r.ms} ms)` : ''}`);
+        const status = !r.ok ? 'FAIL' : r.skipped ? 'skip' : 'ok  ';
+        console.log(`  ${status} ${outcome.label} › ${r.name}${r.ms ? ` (${r.ms} ms)` : ''}${r.info ? `: ${r.info}` : ''}`);
         if (!r.ok && r.detail) console.log(r.detail.split('\n').map((l) => `         ${l}`).join('\n'));
       }
     }
+    if (ctx.parity.size) console.log(parityTable(ctx.parity));
   } finally {
     await browser?.close().catch(() => {});
     await server.close();
+    await demo.close();
     fs.rmSync(profile, { recursive: true, force: true });
   }
   const all = outcomes.flatMap((o) => o.results);
   const failed = all.filter((r) => !r.ok).length;
+  const skipped = all.filter((r) => r.ok && r.skipped).length;
   console.log(`browser: ran in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  console.log(`browser: ${all.length - failed} passed, ${failed} failed`);
+  console.log(`browser: ${all.length - failed - skipped} passed, ${failed} failed${skipped ? `, ${skipped} not run (see 'skip' above)` : ''}`);
   return failed === 0 ? 0 : 1;
 }
 

@@ -169,6 +169,50 @@ describe('startStaticServer', () => {
   });
 });
 
+describe('startStaticServer mounts', () => {
+  let dir: string;
+  let server: StaticServer;
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clvp-serve-mount-'));
+    fs.mkdirSync(path.join(dir, 'root', 'ref'), { recursive: true });
+    fs.mkdirSync(path.join(dir, 'outside', 'cases'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'root', 'ref', 'shadowed.json'), '"root"');
+    fs.writeFileSync(path.join(dir, 'root', 'page.html'), 'page');
+    fs.writeFileSync(path.join(dir, 'outside', 'cases', 'index.json'), '[1,2,3]');
+    fs.writeFileSync(path.join(dir, 'outside', 'shadowed.json'), '"mount"');
+    fs.writeFileSync(path.join(dir, 'secret.txt'), 'do not serve');
+    server = await startStaticServer({ root: path.join(dir, 'root'), mounts: [{ prefix: '/ref/', dir: path.join(dir, 'outside') }], faults: [{ prefix: '/f/norange/', fault: 'ignore-range' }] });
+  });
+
+  afterAll(async () => {
+    await server.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves a folder under its prefix, ahead of root, with ranges and faults', async () => {
+    const r = await request(server, '/ref/cases/index.json', { headers: { Range: 'bytes=1-3' } });
+    expect([r.status, r.body.toString(), r.headers['content-type']]).toEqual([206, '1,2', 'application/json; charset=utf-8']);
+    expect((await request(server, '/ref/shadowed.json')).body.toString()).toBe('"mount"');
+    expect((await request(server, '/page.html')).body.toString()).toBe('page');
+    const f = await request(server, '/f/norange/ref/cases/index.json', { headers: { Range: 'bytes=1-3' } });
+    expect([f.status, f.body.toString()]).toEqual([200, '[1,2,3]']);
+  });
+
+  it('never leaves the mounted folder', async () => {
+    for (const p of ['/ref/../secret.txt', '/ref/%2e%2e/%2e%2e/secret.txt', '/ref/..%2f..%2fsecret.txt']) {
+      const r = await request(server, p);
+      expect([p, r.status >= 400, r.body.toString().includes('do not serve')]).toEqual([p, true, false]);
+    }
+    // '..' out of the mount lands in root, not in the mount
+    expect((await request(server, '/ref/../page.html')).body.toString()).toBe('page');
+  });
+
+  it('refuses a prefix without its slashes', async () => {
+    await expect(startStaticServer({ root: dir, mounts: [{ prefix: '/ref', dir }] })).rejects.toThrow(/mount prefix "\/ref" must start and end with '\/'/);
+  });
+});
+
 describe('parseRange', () => {
   it('parses the forms of a single bytes range', () => {
     expect(parseRange(undefined, 10)).toBeUndefined();

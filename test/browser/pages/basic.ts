@@ -16,6 +16,8 @@ test('the entry installs the browser platform', () => {
   assertEqual(p.cores(), navigator.hardwareConcurrency, 'cores');
   assert(p.cores() >= 1, 'at least one core');
   assertEqual(p.loadNativeBackend(), undefined, 'no native backend');
+  // All three pass the in-page parity cases (the parity pages), so the GPU backends come first.
+  assertEqual(p.backends, ['webgpu', 'webgl', 'wasm', 'cpu'], 'automatic order');
 });
 
 test('wasmPaths is the folder the bundle is served from', () => {

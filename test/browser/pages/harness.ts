@@ -6,7 +6,12 @@ export interface PageTestResult {
   name: string;
   ok: boolean;
   ms: number;
+  /** why it failed */
   detail?: string;
+  /** what a passing test measured (the string its function returned), or why it was skipped */
+  info?: string;
+  /** not run: what it needs is absent (ok stays true; the runner counts it apart) */
+  skipped?: boolean;
 }
 
 declare global {
@@ -25,6 +30,13 @@ export function test(name: string, fn: () => unknown): void {
 }
 
 export class AssertionError extends Error {}
+
+class Skipped extends Error {}
+
+/** End the test as skipped, saying why (something it needs is absent); never a pass. */
+export function skip(reason: string): never {
+  throw new Skipped(reason);
+}
 
 export function assert(cond: unknown, what: string): asserts cond {
   if (!cond) throw new AssertionError(what);
@@ -84,10 +96,14 @@ export function run(): void {
     for (const t of tests) {
       const t0 = performance.now();
       try {
-        await t.fn();
-        results.push({ name: t.name, ok: true, ms: Math.round(performance.now() - t0) });
+        const info = await t.fn();
+        results.push({ name: t.name, ok: true, ms: Math.round(performance.now() - t0), ...(typeof info === 'string' ? { info } : {}) });
       } catch (e) {
         const err = e as Error;
+        if (err instanceof Skipped) {
+          results.push({ name: t.name, ok: true, skipped: true, ms: Math.round(performance.now() - t0), info: err.message });
+          continue;
+        }
         const detail = err instanceof AssertionError ? err.message : `${err?.name ?? 'Error'}: ${err?.message ?? String(e)}${err?.stack ? `\n${err.stack}` : ''}`;
         results.push({ name: t.name, ok: false, ms: Math.round(performance.now() - t0), detail });
       }
