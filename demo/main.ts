@@ -2,7 +2,7 @@
 // candidates with Tortoise's ultra_fast settings, and show them ranked by CLVP, with a chart of
 // their scores. Every failure is shown in the page as one message.
 import {
-  BrowserVoice, disposeOutput, generationConfigFromPreset, initBackend, loadClvp, LoadedClvp, ModelInput, platform,
+  BrowserVoice, disposeOutput, generationConfigFromPreset, initBackend, loadClvp, LoadedClvp, ModelInput,
   prepareVoice, RankResult, resolvePreset, voiceFromFile, voiceFromMicrophone,
 } from '../src/browser';
 
@@ -77,18 +77,9 @@ function modelChoice(): { key: string; input: ModelInput; name: string } {
   }
 }
 
-/** 'auto': the platform's order (the first backend that starts); else exactly the one asked for. */
+/** 'auto': the library's automatic choice (it passes over GPU backends on a software device); else exactly the one asked for. */
 async function chooseBackend(choice: string): Promise<string> {
-  if (choice !== 'auto') return initBackend(choice);
-  const why: string[] = [];
-  for (const b of platform().backends) {
-    try {
-      return await initBackend(b);
-    } catch (e) {
-      why.push(`${b}: ${message(e)}`);
-    }
-  }
-  throw new Error(`no backend could be started (${why.join('; ')})`);
+  return initBackend(choice);
 }
 
 let loaded: { key: string; clvp: LoadedClvp } | undefined;

@@ -1,6 +1,7 @@
 // Picks and initialises the tfjs backend once per thread, in the platform's order of preference:
 // in Node CUDA (tfjs-node-gpu) > native TensorFlow (tfjs-node) > wasm > cpu; in a page WebGPU >
-// WebGL > wasm > cpu. tfjs-node(-gpu) are optional peers: their install downloads libtensorflow,
+// WebGL > wasm > cpu, passing over a GPU backend that runs on a software device (the automatic
+// choice only). tfjs-node(-gpu) are optional peers: their install downloads libtensorflow,
 // which is not possible everywhere, so they are only used when a user has installed them. The
 // browser entry registers the WebGPU and WebGL backends; the wasm binaries always come from the
 // platform (node_modules, or beside the bundle), never from a CDN.
@@ -25,7 +26,7 @@ function parseBackend(name: string, source: string): BackendName {
   const n = name.trim().toLowerCase();
   if (n === 'tensorflow' || n === 'node' || n === 'tfjs-node' || n === 'cuda' || n === 'gpu') return 'tensorflow';
   if ((BACKENDS as readonly string[]).includes(n)) return n as BackendName;
-  throw new BackendError(`${source}: unknown backend '${name}' (expected one of ${BACKENDS.join(', ')})`);
+  throw new BackendError(`${source}: unknown backend '${name}' (expected one of ${BACKENDS.join(', ')}, or auto)`);
 }
 
 /** Switch to `name`; a description for the log, or the reason it is not available. */
@@ -54,15 +55,27 @@ async function trySetBackend(name: BackendName): Promise<{ ok: true; detail: str
 }
 
 /**
- * Initialise a backend. Without an argument: `CLVP_BACKEND` if set, else the best available.
- * Calling it again with the backend already active is a no-op.
+ * Initialise a backend. Without an argument: `CLVP_BACKEND` if set, else the best available;
+ * 'auto' is the best available. Calling it again without a name, or with the backend already
+ * active, is a no-op.
  */
 export async function initBackend(requested?: string): Promise<BackendName> {
   const explicit = requested ?? platform().env('CLVP_BACKEND');
-  const want = explicit ? parseBackend(explicit, requested ? 'backend option' : 'CLVP_BACKEND') : undefined;
-  if (initialised && (!want || want === initialised)) return initialised;
+  // 'auto' runs the automatic choice again, even when another backend is active.
+  const auto = explicit?.trim().toLowerCase() === 'auto';
+  const want = explicit && !auto ? parseBackend(explicit, requested ? 'backend option' : 'CLVP_BACKEND') : undefined;
+  if (initialised && !auto && (!want || want === initialised)) return initialised;
   const tried: string[] = [];
+  const skipped: string[] = [];
   for (const name of want ? [want] : platform().backends) {
+    if (!want && (name === 'webgpu' || name === 'webgl')) {
+      const soft = await platform().softwareDevice?.(name);
+      if (soft) {
+        tried.push(`${name}: runs on ${soft}`);
+        skipped.push(`${name} on ${soft}`);
+        continue;
+      }
+    }
     const r = await trySetBackend(name);
     if (!r.ok) {
       if (want) throw new BackendError(`backend '${want}': ${r.why}`);
@@ -71,7 +84,8 @@ export async function initBackend(requested?: string): Promise<BackendName> {
     }
     initialised = name;
     if (!logged || explicit) {
-      log(`clvp-tfjs: using backend ${name}${r.detail ? ` (${r.detail})` : ''}`);
+      const passed = skipped.length ? `; passed over ${skipped.join(' and ')}, slower than wasm (name it to use it anyway)` : '';
+      log(`clvp-tfjs: using backend ${name}${r.detail ? ` (${r.detail})` : ''}${passed}`);
       logged = true;
     }
     return name;

@@ -163,7 +163,7 @@ export function registerGenerate(program: Command, io: CliIO): void {
     .option('--batch-size <n>', 'candidates decoded together (bounds memory; default 16, fewer when a large model would not fit the wasm heap)', positiveInt('--batch-size'))
     .option('--tp <n>', 'tensor-parallel workers, each holding 1/n of every layer on its own core and wasm heap; same candidates whatever n (default: $CLVP_TP, else auto: one instance when the model fits one wasm heap, else one worker per core)', tpOption)
     .option('--seed <n>', 'sampling seed (chunk k uses seed + k): the same seed gives the same candidates (default: random, printed)', nonNegativeInt('--seed'))
-    .option('--backend <name>', 'tensorflow | wasm | cpu (default: best available)')
+    .option('--backend <name>', 'tensorflow | wasm | cpu | auto (default: $CLVP_BACKEND, else the best available)')
     .option('--max-new-tokens <n>', 'speech tokens per candidate at most (default: the preset\'s 500, capped by the model\'s position table)', positiveInt('--max-new-tokens'))
     .option('--temperature <t>', 'override the preset temperature (> 0)', num('--temperature'))
     .option('--top-p <p>', 'override the preset top-p (0 < p <= 1)', num('--top-p'))

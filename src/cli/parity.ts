@@ -29,7 +29,7 @@ export function registerParity(program: Command, io: CliIO): void {
     .command('parity')
     .description('run every reference case (PyTorch outputs) against this port and report max abs/rel errors')
     .option('--reference <dir>', 'reference directory (default: $CLVP_REFERENCE_DIR or ../shared/reference)')
-    .option('--backend <name>', 'tensorflow | wasm | cpu (default: best available)')
+    .option('--backend <name>', 'tensorflow | wasm | cpu | auto (default: $CLVP_BACKEND, else the best available)')
     .option('--tp <n>', 'run every model case on n tensor-parallel workers (default: one instance)', tpOption)
     .option('--filter <text...>', 'only cases whose name contains one of these, or whose call type equals one')
     .option('--json', 'print one JSON object instead of the table')

@@ -54,7 +54,7 @@ export function registerScore(program: Command, io: CliIO): void {
     .requiredOption('--text <text>', 'the text')
     .requiredOption('--speech-ids <file>', 'JSON: [[ids...], ...] or the output of clvp generate --out')
     .option('--model <dir>', 'Hugging Face CLVP folder (default: the bundled random-weight model)')
-    .option('--backend <name>', 'tensorflow | wasm | cpu (default: best available)')
+    .option('--backend <name>', 'tensorflow | wasm | cpu | auto (default: $CLVP_BACKEND, else the best available)')
     .option('--tp <n>', 'tensor-parallel workers (default: auto)', tpOption)
     .option('--chunk <n>', 'which text chunk of a clvp generate result to score (1-based; needed when it has several)', positiveInt('--chunk'))
     .option('--json', 'print JSON')

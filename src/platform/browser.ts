@@ -146,8 +146,10 @@ export function createBrowserPlatform(opts: BrowserPlatformOptions = {}): Platfo
     },
     // WebGPU and WebGL are registered by the browser entry (src/browser.ts). All three meet the
     // reference tolerances in Chromium (npm run test:browser, parity in the page: largest error
-    // 1.9e-5 against atol 1e-4 on each), so the GPU backends come first.
+    // 1.9e-5 against atol 1e-4 on each), so the GPU backends come first, unless softwareDevice
+    // says they would run on the CPU.
     backends: ['webgpu', 'webgl', 'wasm', 'cpu'],
+    softwareDevice,
     loadNativeBackend(): string | undefined {
       return undefined;
     },
@@ -168,3 +170,36 @@ export function createBrowserPlatform(opts: BrowserPlatformOptions = {}): Platfo
 
 /** The platform src/browser.ts installs: everything beside the bundle, folders cached for offline use. */
 export const browserPlatform: Platform = createBrowserPlatform();
+
+/** Renderer names of CPU implementations of WebGPU and WebGL. */
+const SOFTWARE = /swiftshader|llvmpipe|softpipe|software|microsoft basic render/i;
+
+/**
+ * A GPU backend on a software device is 100-800x slower per decode step than wasm (measured in
+ * headless Chromium on SwiftShader, bench:browser), so the automatic choice passes over it.
+ */
+async function softwareDevice(backend: 'webgpu' | 'webgl'): Promise<string | undefined> {
+  try {
+    if (backend === 'webgpu') {
+      type Info = { vendor?: string; architecture?: string; device?: string; description?: string };
+      type Adapter = { isFallbackAdapter?: boolean; info?: Info; requestAdapterInfo?: () => Promise<Info> };
+      const gpu = (globalThis.navigator as { gpu?: { requestAdapter(): Promise<Adapter | null> } } | undefined)?.gpu;
+      const adapter = await gpu?.requestAdapter();
+      if (!adapter) return undefined;
+      const info = adapter.info ?? (await adapter.requestAdapterInfo?.()) ?? {};
+      const name = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ');
+      if (adapter.isFallbackAdapter || SOFTWARE.test(name)) return `a software adapter (${name || 'fallback'})`;
+      return undefined;
+    }
+    if (typeof OffscreenCanvas === 'undefined') return undefined;
+    const gl = new OffscreenCanvas(1, 1).getContext('webgl2') as WebGL2RenderingContext | null;
+    if (!gl) return undefined;
+    const ext = gl.getExtension('WEBGL_debug_renderer_info');
+    const renderer = String(gl.getParameter(ext ? ext.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+    gl.getExtension('WEBGL_lose_context')?.loseContext();
+    return SOFTWARE.test(renderer) ? `a software renderer (${renderer})` : undefined;
+  } catch {
+    // A probe that fails says nothing: let the backend's own initialisation decide.
+    return undefined;
+  }
+}

@@ -63,6 +63,11 @@ export interface Platform {
   wasmPaths(): string;
   /** tfjs backends in this platform's order of preference. */
   readonly backends: ReadonlyArray<'tensorflow' | 'webgpu' | 'wasm' | 'webgl' | 'cpu'>;
+  /**
+   * For the automatic choice only: what a GPU backend would run on when that is a CPU
+   * implementation (SwiftShader, llvmpipe), which is far slower than wasm; undefined on real hardware.
+   */
+  softwareDevice?(backend: 'webgpu' | 'webgl'): Promise<string | undefined>;
   /** Load a native tfjs backend if this platform has one (tfjs-node); its description, or undefined. */
   loadNativeBackend(): string | undefined;
   /** Where log() writes when no logger is set. */
@@ -76,9 +81,9 @@ let logger: ((message: string) => void) | undefined;
 
 /**
  * One-line messages for the user (the backend and parallelism choices). Default: stderr in Node,
- * console.info in pages; pass `() => {}` to silence them.
+ * console.info in pages; pass `() => {}` to silence them, undefined to restore the default.
  */
-export function setLogger(fn: (message: string) => void): void {
+export function setLogger(fn: ((message: string) => void) | undefined): void {
   logger = fn;
 }
 

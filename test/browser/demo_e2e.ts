@@ -127,7 +127,7 @@ export async function driveDemo(page: Page, opts: DemoRunOptions): Promise<PageT
     check(await page.$eval('input[name=model][value=bundled]', (e) => (e as HTMLInputElement).checked), 'bundled model checked');
   });
 
-  // The default backend (software WebGPU here, slow per step): a small job.
+  // The default backend: a small job.
   await s.step('generate on the default backend: text, uploaded examples/voice.wav -> a ranked table and a chart', async () => {
     await setValue(page, '#text', 'The quick brown fox jumps over the lazy dog.');
     await setValue(page, '#candidates', '4');
@@ -139,7 +139,8 @@ export async function driveDemo(page: Page, opts: DemoRunOptions): Promise<PageT
     check(/^voice\.wav: 3\.7 s, wav, 22050 Hz resampled to 22050 Hz$/.test(r.voiceStatus), `voice status: ${r.voiceStatus}`);
     const m = /backend (webgpu|webgl|wasm) · model loaded in [\d.]+ s · voice [\d.]+ s · generation [\d.]+ s/.exec(r.summary);
     check(m, `summary: ${r.summary}`);
-    check(m[1] === 'webgpu', `auto chose ${m[1]}, expected webgpu (the first of the browser's order)`);
+    // WebGPU and WebGL are on SwiftShader here, so the automatic choice passes over them.
+    check(m[1] === 'wasm', `auto chose ${m[1]}, expected wasm (the GPU backends run on a software device here)`);
     fs.mkdirSync(opts.screenshotDir, { recursive: true });
     const shot = path.join(opts.screenshotDir, 'demo.png');
     await page.screenshot({ path: shot, fullPage: true });

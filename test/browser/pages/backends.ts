@@ -1,7 +1,7 @@
 // tfjs backends in the page: WebGPU, WebGL and wasm each initialise (wasm from the binaries our
 // server serves beside the bundle) and compute a matmul that matches the cpu backend.
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, BackendName } from '../../../src/browser';
+import { initBackend, BackendName, platform, setBackendLogger } from '../../../src/browser';
 import { assert, assertEqual, run, test, xorshift } from './harness';
 
 const M = 64;
@@ -33,8 +33,20 @@ function relativeError(got: Float32Array, want: Float32Array): number {
 }
 
 // First: once a backend is chosen, initBackend() without a name keeps it.
-test('with no name, the first backend that works is chosen (webgpu here)', async () => {
-  assertEqual(await initBackend(), 'webgpu', 'default choice');
+test('with no name, the first backend not on a software device is chosen, and the log says what was passed over', async () => {
+  const soft = { webgpu: await platform().softwareDevice!('webgpu'), webgl: await platform().softwareDevice!('webgl') };
+  // Headless Chromium without a GPU: WebGPU on SwiftShader, WebGL on ANGLE over SwiftShader.
+  assert(/swiftshader/i.test(soft.webgpu ?? ''), `webgpu adapter: ${soft.webgpu}`);
+  assert(/swiftshader/i.test(soft.webgl ?? ''), `webgl renderer: ${soft.webgl}`);
+  const lines: string[] = [];
+  setBackendLogger((m) => lines.push(m));
+  try {
+    assertEqual(await initBackend(), 'wasm', 'default choice');
+  } finally {
+    setBackendLogger(undefined);
+  }
+  assertEqual(lines.length, 1, 'one log line');
+  assert(/using backend wasm; passed over webgpu on a software adapter \(.*swiftshader.*\) and webgl on a software renderer \(.*SwiftShader.*\)/i.test(lines[0]), lines[0]);
 });
 
 test('cpu gives the reference', async () => {
