@@ -1,8 +1,8 @@
 // Decode benchmark at the real CLVP decoder dimensions (hidden 1024, 16 heads, vocab 8194, 608
-// positions; 30 layers unless --layers says otherwise), random weights, through the runtime the
+// positions; 30 layers; --layers, --hidden and --heads change them), random weights, through the runtime the
 // generation loop uses: one instance in this thread, and the same model over --tp N tensor-parallel
 // wasm workers, measured in the same run.
-//   npx ts-node bench/decode.ts [--layers N] [--tp 2] [--backend wasm|cpu|tensorflow] [--steps N] [--cache 400] [--json]
+//   npx ts-node bench/decode.ts [--layers N] [--hidden 1024] [--heads 16] [--tp 2] [--backend wasm|cpu|tensorflow] [--steps N] [--cache 400] [--json]
 import '../src/platform/node_install';
 import { Worker } from 'worker_threads';
 import { initBackend, setBackendLogger } from '../src/backend';
@@ -20,6 +20,8 @@ function arg(name: string, def: string): string {
 }
 const json = process.argv.includes('--json');
 const layers = Number(arg('layers', '30'));
+const hidden = Number(arg('hidden', '1024'));
+const heads = Number(arg('heads', '16'));
 const tp = Number(arg('tp', '2'));
 const steps = Number(arg('steps', '12'));
 const cacheLen = Number(arg('cache', '400'));
@@ -27,7 +29,7 @@ const log = (s: string) => !json && process.stderr.write(s + '\n');
 
 /** The real decoder with minimal encoders (the step never touches them). */
 const config = makeConfig({
-  decoderConfig: { numHiddenLayers: layers, numMelAttnBlocks: 1 },
+  decoderConfig: { numHiddenLayers: layers, numMelAttnBlocks: 1, hiddenSize: hidden, numAttentionHeads: heads },
   textConfig: { hiddenSize: 64, intermediateSize: 64, numHiddenLayers: 1, numAttentionHeads: 2, projectionDim: 64 },
   speechConfig: { hiddenSize: 64, intermediateSize: 64, numHiddenLayers: 1, numAttentionHeads: 2, projectionDim: 64 },
   projectionDim: 64,
@@ -137,6 +139,8 @@ async function decodeRun(rt: ClvpRuntime, stats?: () => Promise<CollectiveStats[
   const result = {
     backend,
     layers,
+    hidden,
+    heads,
     cacheLength: cacheLen,
     decoderWeightMB: decoderBytes / 1e6,
     bandwidthGBs: bw1,
@@ -167,7 +171,7 @@ async function decodeRun(rt: ClvpRuntime, stats?: () => Promise<CollectiveStats[
   const f = (x: number) => x.toFixed(1);
   const rows: [string, string][] = [
     ['backend', backend],
-    ['decoder layers (hidden 1024, 16 heads, vocab 8194)', String(layers)],
+    [`decoder layers (hidden ${hidden}, ${heads} heads, vocab ${dc.vocabSize})`, String(layers)],
     ['decoder weights read per token (MB)', result.decoderWeightMB.toFixed(0)],
     [`read bandwidth, 1 / ${tp} threads (GB/s)`, `${f(bw1)} / ${f(bwN)}`],
     [`floor: weights / bandwidth, 1 / ${tp} threads (ms/token)`, `${f(floor1)} / ${f(floorN)}`],
