@@ -22,6 +22,96 @@ export const setBackendLogger = setLogger;
 
 export class BackendError extends Error {}
 
+/** The GPU device under the backend was lost: its tensors, the model's weights among them, are gone. */
+export class BackendLostError extends BackendError {}
+
+/** What happened to the active backend's device, once it is lost. */
+let lost: { name: BackendName; why: string } | undefined;
+
+/** Why `name` (default: the active backend) can no longer compute, or undefined while it can. */
+export function backendLost(name: BackendName | undefined = initialised): string | undefined {
+  return lost && lost.name === name ? lost.why : undefined;
+}
+
+const lostAdvice = 'call initBackend() for a new device, then load the model again';
+
+/**
+ * `e`, or, when the backend's device has been lost, a BackendLostError that says so: the error a
+ * call on a lost device throws (a failed mapAsync or createBuffer) does not name the cause.
+ */
+export function explainBackendFailure(e: unknown): unknown {
+  if (!lost || e instanceof BackendLostError) return e;
+  return new BackendLostError(`${lost.why}; ${lostAdvice} (the call failed with: ${(e as Error)?.message ?? String(e)})`);
+}
+
+/** Throw a BackendLostError now if `name`'s device is lost (before a call that would fail on it). */
+export function checkBackendAlive(name: BackendName | string | undefined, what: string): void {
+  const why = lost && lost.name === name ? lost.why : undefined;
+  if (why) throw new BackendLostError(`${what}: ${why}; ${lostAdvice}`);
+}
+
+const watched = new WeakSet<object>();
+
+function watchDevice(name: BackendName): void {
+  const instance = tf.backend();
+  const watch = platform().watchDevice;
+  if (!watch || watched.has(instance)) return;
+  watched.add(instance);
+  watch(name, instance, (why) => {
+    // A backend replaced since (initBackend after an earlier loss) is not the one lost.
+    if (tf.engine().registry[name] !== instance) return;
+    lost = { name, why };
+    log(`clvp-tfjs: ${why}: the tensors on it are gone; ${lostAdvice}`);
+  });
+}
+
+/** Backends whose synchronous reads take their device down on this platform, and how that showed. */
+const syncReadsBreak = new Map<BackendName, string>();
+const syncReadsProbed = new Set<BackendName>();
+
+/** Why synchronous reads cannot be used on `name` (default: the active backend), or undefined when they can. */
+export function syncReadHazard(name: BackendName | string | undefined = initialised): string | undefined {
+  return syncReadsBreak.get(name as BackendName);
+}
+
+/** Throw a BackendError before a call that reads results synchronously (the decoder) on a backend where that breaks. */
+export function checkSyncReads(name: BackendName | string | undefined, what: string): void {
+  const why = syncReadHazard(name);
+  if (why) throw new BackendError(`${what}: ${why}`);
+}
+
+/**
+ * tfjs-webgpu has no synchronous buffer map: dataSync() copies through a WebGPU canvas. In
+ * Chromium 14x on SwiftShader that copy loses the device ("A valid external Instance reference no
+ * longer exists"), and the decoder's host-side residual stream reads synchronously every layer.
+ * Probe it once on a product that lives on the device; the reason if it breaks, else undefined.
+ */
+async function probeSyncReads(): Promise<string | undefined> {
+  const x = tf.fill([64, 64], 0.5);
+  const y = tf.matMul(x, x);
+  const z = tf.matMul(y, x);
+  try {
+    const got = y.dataSync()[0];
+    const after = (await z.data())[0];
+    if (got !== 16 || after !== 512) return `a synchronous read returned ${got} (expected 16)`;
+    return undefined;
+  } catch (e) {
+    return `a synchronous read (dataSync) takes this browser's WebGPU device down (${(e as Error).message})`;
+  } finally {
+    tf.dispose([x, y, z]);
+  }
+}
+
+/** Replace a lost backend by a fresh instance of the same factory (a new GPU device). */
+function replaceLostBackend(name: BackendName): void {
+  const factory = tf.findBackendFactory(name);
+  // removeBackend drops the factory too; the old instance's buffers went with its device.
+  tf.removeBackend(name);
+  if (factory) tf.registerBackend(name, factory, name === 'webgpu' ? 3 : 2);
+  lost = undefined;
+  initialised = undefined;
+}
+
 function parseBackend(name: string, source: string): BackendName {
   const n = name.trim().toLowerCase();
   if (n === 'tensorflow' || n === 'node' || n === 'tfjs-node' || n === 'cuda' || n === 'gpu') return 'tensorflow';
@@ -60,13 +150,17 @@ async function trySetBackend(name: BackendName): Promise<{ ok: true; detail: str
  * active, is a no-op.
  */
 export async function initBackend(requested?: string): Promise<BackendName> {
-  const explicit = requested ?? platform().env('CLVP_BACKEND');
+  // After a device loss, the same backend again on a new device unless another is named.
+  const relost = lost && initialised === lost.name ? lost.name : undefined;
+  if (relost) replaceLostBackend(relost);
+  const explicit = requested ?? platform().env('CLVP_BACKEND') ?? relost;
   // 'auto' runs the automatic choice again, even when another backend is active.
   const auto = explicit?.trim().toLowerCase() === 'auto';
   const want = explicit && !auto ? parseBackend(explicit, requested ? 'backend option' : 'CLVP_BACKEND') : undefined;
   if (initialised && !auto && (!want || want === initialised)) return initialised;
   const tried: string[] = [];
   const skipped: string[] = [];
+  const broken: string[] = [];
   for (const name of want ? [want] : platform().backends) {
     if (!want && (name === 'webgpu' || name === 'webgl')) {
       const soft = await platform().softwareDevice?.(name);
@@ -76,15 +170,36 @@ export async function initBackend(requested?: string): Promise<BackendName> {
         continue;
       }
     }
-    const r = await trySetBackend(name);
+    let r = await trySetBackend(name);
+    if (r.ok && name === 'webgpu' && !syncReadsProbed.has(name)) {
+      syncReadsProbed.add(name);
+      const hazard = await probeSyncReads();
+      if (hazard) {
+        // The probe cost the device: a fresh one serves the calls that read asynchronously.
+        syncReadsBreak.set(name, `${hazard}; the decoder reads its results synchronously, so it cannot run on webgpu here: use wasm or webgl`);
+        initialised = name;
+        replaceLostBackend(name);
+        r = await trySetBackend(name);
+        if (r.ok && !want) {
+          tried.push(`webgpu: ${hazard}`);
+          broken.push('webgpu (its synchronous reads lose the device here)');
+          continue;
+        }
+      }
+    }
     if (!r.ok) {
       if (want) throw new BackendError(`backend '${want}': ${r.why}`);
       tried.push(`${name}: ${r.why}`);
       continue;
     }
     initialised = name;
+    watchDevice(name);
+    const hazard = syncReadHazard(name);
+    if (hazard && want) log(`clvp-tfjs: ${want}: ${hazard}`);
     if (!logged || explicit) {
-      const passed = skipped.length ? `; passed over ${skipped.join(' and ')}, slower than wasm (name it to use it anyway)` : '';
+      const passed =
+        (skipped.length ? `; passed over ${skipped.join(' and ')}, slower than wasm (name it to use it anyway)` : '') +
+        (broken.length ? `; passed over ${broken.join(' and ')}` : '');
       log(`clvp-tfjs: using backend ${name}${r.detail ? ` (${r.detail})` : ''}${passed}`);
       logged = true;
     }

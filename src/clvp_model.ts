@@ -3,7 +3,7 @@
 // Every method is composed from the calls of a runtime (runtime/runtime.ts), so the same model
 // runs as one tfjs instance or split over tensor-parallel workers, chosen at load time.
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from './backend';
+import { checkBackendAlive, explainBackendFailure, initBackend } from './backend';
 import { ClvpConfig, countParameters } from './config/configuration_clvp';
 import { ClvpGenerateInputs, ClvpGenerateOptions, ClvpGenerateOutput, decodeSpeechTokens, featuresToHost, generate, normalizeRows, resolveGenerationConfig, similarity, transposeHost } from './generation/generate';
 import { GenerationConfig, generationConfigFromJson } from './generation/generation_config';
@@ -71,6 +71,9 @@ function requestedTp(opts: RuntimeOptions): number | 'auto' | undefined {
   const n = Number(env);
   return Number.isInteger(n) && n >= 1 ? n : (env as unknown as number);
 }
+
+/** getSpeechFeatures' input: speech ids, or a text and a voice to generate them from. */
+export type SpeechFeaturesInputs = { speechIds: IdsInput; attentionMask?: IdsInput } | { inputIds: IdsInput; inputFeatures: tf.Tensor3D; attentionMask?: IdsInput };
 
 export class ClvpModelForConditionalGeneration {
   private disposed = false;
@@ -147,11 +150,25 @@ export class ClvpModelForConditionalGeneration {
 
   private check(): void {
     if (this.disposed) throw new Error('ClvpModelForConditionalGeneration: used after dispose()');
+    checkBackendAlive(this.runtime.backend, this.label);
+  }
+
+  /** A call's result; if the GPU device was lost under it, an error that says so. */
+  private async explained<T>(call: Promise<T>): Promise<T> {
+    try {
+      return await call;
+    } catch (e) {
+      throw explainBackendFailure(e);
+    }
   }
 
   /** get_text_features: the text encoder's projection (not normalised) [B, projection_dim]. */
   async getTextFeatures(inputs: { inputIds: IdsInput; attentionMask?: IdsInput }): Promise<tf.Tensor2D> {
     this.check();
+    return this.explained(this.getTextFeaturesOnce(inputs));
+  }
+
+  private async getTextFeaturesOnce(inputs: { inputIds: IdsInput; attentionMask?: IdsInput }): Promise<tf.Tensor2D> {
     const ids = toHostIds(inputs.inputIds, 'getTextFeatures: inputIds');
     const mask = inputs.attentionMask !== undefined ? toHostIds(inputs.attentionMask, 'getTextFeatures: attentionMask') : undefined;
     return toTensor((await this.runtime.encoder({ which: 'text', ids, mask })).embeds) as tf.Tensor2D;
@@ -162,11 +179,12 @@ export class ClvpModelForConditionalGeneration {
    * Given text ids and features instead, it first generates the speech ids as the reference does
    * (conditioning encoder without the extra eos, the decoder's generate, fix).
    */
-  async getSpeechFeatures(
-    inputs: { speechIds: IdsInput; attentionMask?: IdsInput } | { inputIds: IdsInput; inputFeatures: tf.Tensor3D; attentionMask?: IdsInput },
-    options: ClvpGenerateOptions = {},
-  ): Promise<tf.Tensor2D> {
+  async getSpeechFeatures(inputs: SpeechFeaturesInputs, options: ClvpGenerateOptions = {}): Promise<tf.Tensor2D> {
     this.check();
+    return this.explained(this.getSpeechFeaturesOnce(inputs, options));
+  }
+
+  private async getSpeechFeaturesOnce(inputs: SpeechFeaturesInputs, options: ClvpGenerateOptions): Promise<tf.Tensor2D> {
     let speechIds: HostIds;
     let mask: HostIds | undefined;
     if ('speechIds' in inputs) {
@@ -190,6 +208,10 @@ export class ClvpModelForConditionalGeneration {
    */
   async forward(inputs: ClvpForwardInputs): Promise<ClvpOutput> {
     this.check();
+    return this.explained(this.forwardOnce(inputs));
+  }
+
+  private async forwardOnce(inputs: ClvpForwardInputs): Promise<ClvpOutput> {
     const rt = this.runtime;
     const dc = this.config.decoderConfig;
     const ids = toHostIds(inputs.inputIds, 'forward: inputIds');
@@ -215,31 +237,34 @@ export class ClvpModelForConditionalGeneration {
       lastHiddenState: toTensor(r.lastHiddenState!) as tf.Tensor3D,
       poolerOutput: toTensor(r.poolerOutput) as tf.Tensor2D,
     });
-    const logitsPerText = toTensor(perText) as tf.Tensor2D;
-    return {
-      loss: inputs.returnLoss ? clvpLoss(logitsPerText) : undefined,
-      speechIds: tf.tensor2d(fixed.data, fixed.shape, 'int32'),
-      logitsPerText,
-      logitsPerSpeech: toTensor(transposeHost(perText)) as tf.Tensor2D,
-      textEmbeds: toTensor(textNorm) as tf.Tensor2D,
-      speechEmbeds: toTensor(speechNorm) as tf.Tensor2D,
-      textModelOutput: encoderOutput(text),
-      speechModelOutput: encoderOutput(speech),
-      conditioningEmbeds: toTensor(conditioning) as tf.Tensor3D,
-      decoderLogits: toTensor(dec.logits) as tf.Tensor3D,
-    };
+    // One tidy: a failure part-way (a lost GPU device) takes the outputs made so far with it.
+    return tf.tidy(() => {
+      const logitsPerText = toTensor(perText) as tf.Tensor2D;
+      return {
+        loss: inputs.returnLoss ? clvpLoss(logitsPerText) : undefined,
+        speechIds: tf.tensor2d(fixed.data, fixed.shape, 'int32'),
+        logitsPerText,
+        logitsPerSpeech: toTensor(transposeHost(perText)) as tf.Tensor2D,
+        textEmbeds: toTensor(textNorm) as tf.Tensor2D,
+        speechEmbeds: toTensor(speechNorm) as tf.Tensor2D,
+        textModelOutput: encoderOutput(text),
+        speechModelOutput: encoderOutput(speech),
+        conditioningEmbeds: toTensor(conditioning) as tf.Tensor3D,
+        decoderLogits: toTensor(dec.logits) as tf.Tensor3D,
+      } as ClvpOutput & tf.TensorContainerObject;
+    });
   }
 
   /** generate: candidates per text, fixed and scored (see generation/generate.ts for the options). */
-  generate(inputs: ClvpGenerateInputs, options: ClvpGenerateOptions = {}): Promise<ClvpGenerateOutput> {
+  async generate(inputs: ClvpGenerateInputs, options: ClvpGenerateOptions = {}): Promise<ClvpGenerateOutput> {
     this.check();
-    return generate(this, inputs, options);
+    return this.explained(generate(this, inputs, options));
   }
 
   /** Sample candidates for one text in one voice, in batches, sorted by CLVP score (best first). */
-  rankCandidates(inputs: { inputIds: IdsInput; inputFeatures: tf.Tensor3D; attentionMask?: IdsInput }, options: RankOptions = {}): Promise<RankResult> {
+  async rankCandidates(inputs: { inputIds: IdsInput; inputFeatures: tf.Tensor3D; attentionMask?: IdsInput }, options: RankOptions = {}): Promise<RankResult> {
     this.check();
-    return rankCandidates(this, inputs, options);
+    return this.explained(rankCandidates(this, inputs, options));
   }
 
   /** fix_speech_decoder_output (see models/modeling_clvp.ts). */

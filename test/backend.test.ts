@@ -1,8 +1,10 @@
-// The backend choice: the platform's order, names and 'auto', CLVP_BACKEND, and passing over GPU
-// backends that would run on a software device.
+// The backend choice: the platform's order, names and 'auto', CLVP_BACKEND, passing over GPU
+// backends that would run on a software device, and a device lost under a running model.
 import '../src/platform/node_install';
+import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
-import { BackendError, currentBackend, initBackend, setBackendLogger } from '../src/backend';
+import { BackendError, BackendLostError, backendLost, currentBackend, explainBackendFailure, initBackend, setBackendLogger } from '../src/backend';
+import { ClvpModelForConditionalGeneration } from '../src/clvp_model';
 import { platform, Platform, setPlatform } from '../src/platform/platform';
 
 const node = platform();
@@ -70,4 +72,54 @@ test('with only software GPU backends and nothing else, the error lists why each
   setPlatform({ ...node, backends: ['webgpu'], softwareDevice: async () => 'a software adapter (google swiftshader)' });
   await initBackend('cpu');
   await expect(initBackend('auto')).rejects.toThrow(/^no tfjs backend could be initialised \(webgpu: runs on a software adapter \(google swiftshader\)\)$/);
+});
+
+describe('a lost device', () => {
+  // The platform reports the loss (in a page: GPUDevice.lost, webglcontextlost); here a stand-in
+  // platform hands the test its callback, and the cpu backend plays the GPU backend.
+  let loseDevice: ((why: string) => void) | undefined;
+  const watching: Platform = { ...node, watchDevice: (_name, _backend, onLost) => void (loseDevice = onLost) };
+  const TINY = path.resolve(__dirname, 'fixtures', 'reference', 'models', 'tiny');
+
+  test('a call after it says so, an error in flight is explained, no tensors stay, and initBackend() makes a new instance', async () => {
+    setPlatform(watching);
+    await initBackend('wasm');
+    await initBackend('cpu');
+    const first = tf.backend();
+    const model = await ClvpModelForConditionalGeneration.fromPretrained(TINY, { tp: 1, backend: 'cpu' });
+    const ids = { data: Int32Array.of(1, 2, 3), shape: [1, 3] as [number, number] };
+    const e1 = await model.getTextFeatures({ inputIds: ids });
+    const want = Float32Array.from(e1.dataSync());
+    e1.dispose();
+    const baseline = tf.memory().numTensors;
+    expect(backendLost()).toBeUndefined();
+
+    loseDevice!('the WebGPU device was lost (destroyed)');
+    expect(backendLost()).toBe('the WebGPU device was lost (destroyed)');
+    expect(lines.at(-1)).toBe('clvp-tfjs: the WebGPU device was lost (destroyed): the tensors on it are gone; call initBackend() for a new device, then load the model again');
+    // A call on the model now fails at once, naming the cause.
+    await expect(model.getTextFeatures({ inputIds: ids })).rejects.toThrow(BackendLostError);
+    const features = tf.zeros([1, 80, 20]) as tf.Tensor3D;
+    await expect(model.generate({ inputIds: ids, inputFeatures: features })).rejects.toThrow(/: the WebGPU device was lost \(destroyed\); call initBackend\(\) for a new device, then load the model again$/);
+    features.dispose();
+    // An error thrown by a call already running on the device (a failed mapAsync) is explained.
+    const raw = new Error("Failed to execute 'mapAsync' on 'GPUBuffer': A valid external Instance reference no longer exists.");
+    const explained = explainBackendFailure(raw) as Error;
+    expect(explained).toBeInstanceOf(BackendLostError);
+    expect(explained.message).toBe(`the WebGPU device was lost (destroyed); call initBackend() for a new device, then load the model again (the call failed with: ${raw.message})`);
+    await model.dispose();
+    expect(tf.memory().numTensors).toBeLessThanOrEqual(baseline);
+
+    // initBackend() with no name: the same backend on a new instance; the model loads and computes again.
+    expect(await initBackend()).toBe('cpu');
+    expect(tf.backend()).not.toBe(first);
+    expect(backendLost()).toBeUndefined();
+    const again = await ClvpModelForConditionalGeneration.fromPretrained(TINY, { tp: 1, backend: 'cpu' });
+    const e2 = await again.getTextFeatures({ inputIds: ids });
+    expect(Array.from(e2.dataSync())).toEqual(Array.from(want));
+    e2.dispose();
+    await again.dispose();
+    // The old instance's report, should it come late, no longer marks the new one lost.
+    loseDevice = undefined;
+  });
 });

@@ -338,19 +338,25 @@ export async function generate(model: GenerationTarget, inputs: ClvpGenerateInpu
   if (opts.padToMaxMelTokens !== undefined && opts.padToMaxMelTokens > seq.shape[1]) seq = padRight(seq, opts.padToMaxMelTokens, dc.eosTokenId);
   const speechIds = fixSpeechDecoderOutput(seq, dc.eosTokenId, dc.decoderFixingCodes);
   const scored = await scoreCandidates(runtime, { ids: prep.ids, mask: prep.mask }, speechIds, opts.signal);
+  // One tidy: a failure part-way (a lost GPU device) takes the tensors made so far with it. (Not
+  // over the whole output: tidy would walk every element of the host arrays in it.)
+  const [textEmbeds, speechEmbeds, logitsPerText, logitsPerSpeech, textPoolerOutput, speechPoolerOutput, conditioningEmbeds, decoderInputsEmbeds] = tf.tidy(() => [
+    tensorOf(scored.textEmbeds), tensorOf(scored.speechEmbeds), tensorOf(scored.logitsPerText), tensorOf(transposeHost(scored.logitsPerText)),
+    tensorOf(scored.textPoolerOutput), tensorOf(scored.speechPoolerOutput), tensorOf(prep.conditioning), tensorOf(prep.decoderInputs),
+  ]);
   return {
     sequences: dec.sequences,
     speechIds,
-    textEmbeds: tensorOf(scored.textEmbeds) as tf.Tensor2D,
-    speechEmbeds: tensorOf(scored.speechEmbeds) as tf.Tensor2D,
-    logitsPerText: tensorOf(scored.logitsPerText) as tf.Tensor2D,
-    logitsPerSpeech: tensorOf(transposeHost(scored.logitsPerText)) as tf.Tensor2D,
-    textPoolerOutput: tensorOf(scored.textPoolerOutput) as tf.Tensor2D,
-    speechPoolerOutput: tensorOf(scored.speechPoolerOutput) as tf.Tensor2D,
+    textEmbeds: textEmbeds as tf.Tensor2D,
+    speechEmbeds: speechEmbeds as tf.Tensor2D,
+    logitsPerText: logitsPerText as tf.Tensor2D,
+    logitsPerSpeech: logitsPerSpeech as tf.Tensor2D,
+    textPoolerOutput: textPoolerOutput as tf.Tensor2D,
+    speechPoolerOutput: speechPoolerOutput as tf.Tensor2D,
     textInputIdsWithEos: prep.ids,
     textAttentionMaskWithEos: prep.mask,
-    conditioningEmbeds: tensorOf(prep.conditioning) as tf.Tensor3D,
-    decoderInputsEmbeds: tensorOf(prep.decoderInputs) as tf.Tensor3D,
+    conditioningEmbeds: conditioningEmbeds as tf.Tensor3D,
+    decoderInputsEmbeds: decoderInputsEmbeds as tf.Tensor3D,
     prefillPositionIds: dec.prefillPositionIds,
     steps: dec.steps,
     seed: dec.seed,

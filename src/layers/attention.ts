@@ -8,6 +8,7 @@ import { KVCache } from './kv_cache';
 import { batchedMatMul, perEntryIsFaster } from './batched_matmul';
 import { Linear } from './linear';
 import { applyRotary } from './rotary';
+import { tidyKeeping } from './tidy';
 
 export interface AttentionOptions {
   /** rotary cos/sin tables [T, 1, rotaryDim] for positions 0..T-1 */
@@ -55,7 +56,7 @@ export class ClvpSelfAttention {
     const h = this.localHeads;
     const hd = this.headDim;
     let attentions: tf.Tensor4D | undefined;
-    const output = tf.tidy(() => {
+    const output = tidyKeeping(() => attentions, () => {
       const qIn = opts.firstQueryOnly ? tf.slice(x, [0, 0, 0], [-1, 1, -1]) : x;
       const tq = opts.firstQueryOnly ? 1 : t;
       let q = tf.reshape(tf.mul(this.q_proj.apply(qIn), this.scale), [b, tq, h, hd]); // [B, Tq, H, hd]

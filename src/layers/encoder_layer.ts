@@ -5,6 +5,7 @@ import { ParamSource } from './params';
 import { ClvpSelfAttention } from './attention';
 import { ClvpEncoderMLP } from './encoder_mlp';
 import { RMSNorm } from './rms_norm';
+import { tidyKeeping } from './tidy';
 
 export class ClvpEncoderLayer {
   readonly input_rmsnorm: RMSNorm;
@@ -22,7 +23,7 @@ export class ClvpEncoderLayer {
   /** x [B, T, E] -> [B, T, E] */
   forward(x: tf.Tensor3D, rotary: { cos: tf.Tensor; sin: tf.Tensor } | undefined, mask: tf.Tensor4D | null, outputAttentions = false): { hidden: tf.Tensor3D; attentions?: tf.Tensor4D } {
     let attentions: tf.Tensor4D | undefined;
-    const hidden = tf.tidy(() => {
+    const hidden = tidyKeeping(() => attentions, () => {
       const a = this.self_attn.forward(this.input_rmsnorm.apply(x) as tf.Tensor3D, { rotary, mask, outputAttentions });
       if (a.attentions) attentions = tf.keep(a.attentions);
       const h = tf.add(x, a.output);

@@ -43,7 +43,15 @@ export class RotaryEmbedding {
       }
     }
     // kept: the tables outlive the tidy scope of the forward pass that first asks for them
-    this.cache = { length, cos: tf.keep(tf.tensor(cos, [length, 1, this.dim])), sin: tf.keep(tf.tensor(sin, [length, 1, this.dim])) };
+    const cosT = tf.keep(tf.tensor(cos, [length, 1, this.dim]));
+    let sinT: tf.Tensor;
+    try {
+      sinT = tf.keep(tf.tensor(sin, [length, 1, this.dim]));
+    } catch (e) {
+      cosT.dispose();
+      throw e;
+    }
+    this.cache = { length, cos: cosT, sin: sinT };
     return this.cache;
   }
 

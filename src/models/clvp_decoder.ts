@@ -9,6 +9,7 @@ import { Linear } from '../layers/linear';
 import { causalMask4d } from '../layers/masks';
 import { ParallelContext, shardRange } from '../layers/parallel';
 import { ResidualStream } from '../layers/residual';
+import { disposeAll, tidyKeeping } from '../layers/tidy';
 import { ClvpDecoderConfig } from '../config/configuration_clvp';
 import { IdsInput, toHostIds } from './ids';
 import { ParamSource } from '../layers/params';
@@ -58,10 +59,15 @@ export class ClvpDecoder {
 
   forward(inputs: DecoderInputs): DecoderOutput {
     const hiddenStates: tf.Tensor3D[] | undefined = inputs.outputHiddenStates ? [] : undefined;
-    const stream = this.runLayers(inputs, hiddenStates);
-    const lastHiddenState = stream.normalized(this.layer_norm);
-    if (hiddenStates) hiddenStates.push(tf.clone(lastHiddenState));
-    return { lastHiddenState, hiddenStates };
+    try {
+      const stream = this.runLayers(inputs, hiddenStates);
+      const lastHiddenState = stream.normalized(this.layer_norm);
+      if (hiddenStates) hiddenStates.push(tf.clone(lastHiddenState));
+      return { lastHiddenState, hiddenStates };
+    } catch (e) {
+      disposeAll(hiddenStates);
+      throw e;
+    }
   }
 
   /**
@@ -73,7 +79,7 @@ export class ClvpDecoder {
     const past = inputs.cache?.length ?? 0;
     let mask: tf.Tensor4D | null = null;
     let stream: ResidualStream | undefined;
-    tf.tidy(() => {
+    tidyKeeping(() => mask, () => {
       let x: tf.Tensor3D;
       if (inputs.inputIds !== undefined) {
         const ids = toHostIds(inputs.inputIds, `${this.name}: inputIds`);
@@ -154,8 +160,13 @@ export class ClvpForCausalLM {
 
   forward(inputs: DecoderInputs): CausalLMOutput {
     const out = this.model.decoder.forward(inputs);
-    const logits = tf.tidy(() => this.lm_head.apply(this.final_norm.apply(out.lastHiddenState)) as tf.Tensor3D);
-    return { ...out, logits };
+    try {
+      const logits = tf.tidy(() => this.lm_head.apply(this.final_norm.apply(out.lastHiddenState)) as tf.Tensor3D);
+      return { ...out, logits };
+    } catch (e) {
+      disposeAll([out.lastHiddenState, out.hiddenStates]);
+      throw e;
+    }
   }
 
   /**

@@ -7,6 +7,7 @@ import { LayerNorm } from '../layers/layer_norm';
 import { Linear } from '../layers/linear';
 import { paddingMask4d } from '../layers/masks';
 import { RotaryEmbedding } from '../layers/rotary';
+import { tidyKeeping } from '../layers/tidy';
 import { ClvpEncoderConfig } from '../config/configuration_clvp';
 import { IdsInput, checkSameShape, toHostIds } from './ids';
 import { ParamSource } from '../layers/params';
@@ -53,7 +54,7 @@ export class ClvpEncoder {
     if ((inputs.inputIds === undefined) === (inputs.inputsEmbeds === undefined)) throw new Error(`${this.name}: pass exactly one of inputIds and inputsEmbeds`);
     const hiddenStates: tf.Tensor3D[] | undefined = inputs.outputHiddenStates ? [] : undefined;
     const attentions: tf.Tensor4D[] | undefined = inputs.outputAttentions ? [] : undefined;
-    const result = tf.tidy(() => {
+    const result = tidyKeeping(() => [hiddenStates, attentions], () => {
       let x: tf.Tensor3D;
       if (inputs.inputIds !== undefined) {
         const ids = toHostIds(inputs.inputIds, `${this.name}: inputIds`);

@@ -1,4 +1,5 @@
 // Data-driven parity: runs every case of a reference directory through the call handlers.
+import { explainBackendFailure } from '../backend';
 import { HostTensor } from '../io/safetensors';
 import { ModelFolder } from '../io/folder';
 import { CaseIndexEntry, LoadedCase, loadCase, readCaseIndex } from './cases';
@@ -87,7 +88,7 @@ export async function runCase(reference: ModelFolder, entry: CaseIndexEntry, han
       seconds: (Date.now() - t0) / 1000,
     };
   } catch (e) {
-    return { ...base, status: 'fail', maxAbsError: null, maxRelError: null, message: `error: ${(e as Error).message}`, seconds: (Date.now() - t0) / 1000 };
+    return { ...base, status: 'fail', maxAbsError: null, maxRelError: null, message: `error: ${(explainBackendFailure(e) as Error).message}`, seconds: (Date.now() - t0) / 1000 };
   }
 }
 

@@ -150,6 +150,7 @@ export function createBrowserPlatform(opts: BrowserPlatformOptions = {}): Platfo
     // says they would run on the CPU.
     backends: ['webgpu', 'webgl', 'wasm', 'cpu'],
     softwareDevice,
+    watchDevice,
     loadNativeBackend(): string | undefined {
       return undefined;
     },
@@ -201,5 +202,17 @@ async function softwareDevice(backend: 'webgpu' | 'webgl'): Promise<string | und
   } catch {
     // A probe that fails says nothing: let the backend's own initialisation decide.
     return undefined;
+  }
+}
+
+/** WebGPU: the device's lost promise; WebGL: the canvas's webglcontextlost event. */
+function watchDevice(name: string, backend: unknown, onLost: (why: string) => void): void {
+  if (name === 'webgpu') {
+    type LostInfo = { reason?: string; message?: string };
+    const device = (backend as { device?: { lost?: Promise<LostInfo> } }).device;
+    void device?.lost?.then((info) => onLost(`the WebGPU device was lost (${info.reason ?? 'unknown'}${info.message ? `: ${info.message}` : ''})`));
+  } else if (name === 'webgl') {
+    const canvas = (backend as { gpgpu?: { gl?: { canvas?: EventTarget } } }).gpgpu?.gl?.canvas;
+    canvas?.addEventListener?.('webglcontextlost', () => onLost('the WebGL context was lost'));
   }
 }

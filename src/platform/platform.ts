@@ -68,6 +68,11 @@ export interface Platform {
    * implementation (SwiftShader, llvmpipe), which is far slower than wasm; undefined on real hardware.
    */
   softwareDevice?(backend: 'webgpu' | 'webgl'): Promise<string | undefined>;
+  /**
+   * Call `onLost` with what happened if the GPU device under this backend instance is lost (a
+   * GPU process that crashed, a driver reset, device.destroy()): every tensor on it is gone.
+   */
+  watchDevice?(name: string, backend: unknown, onLost: (why: string) => void): void;
   /** Load a native tfjs backend if this platform has one (tfjs-node); its description, or undefined. */
   loadNativeBackend(): string | undefined;
   /** Where log() writes when no logger is set. */

@@ -2,6 +2,7 @@
 // without tensor parallelism, and one rank of it inside each tensor-parallel worker (its modules
 // then hold the rank's slices and run the collectives): every call has this one implementation.
 import * as tf from '@tensorflow/tfjs-core';
+import { checkSyncReads } from '../backend';
 import { KVCache } from '../layers/kv_cache';
 import { padExtraBosEosTokens } from '../models/conditioning_encoder';
 import { toHost, toTensor } from '../models/host';
@@ -97,20 +98,25 @@ export class LocalRuntime implements ClvpRuntime {
     const ce = m.conditioning_encoder;
     const tc = m.config.textConfig;
     const features = toTensor(call.features) as tf.Tensor3D;
-    const [conditioning, decoderInputs] = tf.tidy(() => {
-      let cond: tf.Tensor3D;
-      if (call.averageClips) {
-        // One voice vector: the mean over clips (Tortoise's get_conditioning_latents), for every text.
-        const withBos = padExtraBosEosTokens(call.ids, call.mask, { bosTokenId: tc.bosTokenId, eosTokenId: tc.eosTokenId });
-        const mel = tf.mean(ce.melVector(features), 0, true);
-        const text = ce.textEmbeds(withBos.ids, withBos.mask!);
-        cond = tf.concat([tf.tile(mel, [text.shape[0], 1, 1]), text], 1) as tf.Tensor3D;
-      } else {
-        cond = ce.forward({ inputFeatures: features, inputIds: call.ids, attentionMask: call.mask });
-      }
-      return [cond, this.decoderInputsEmbeds(cond)];
-    });
-    features.dispose();
+    let conditioning: tf.Tensor3D;
+    let decoderInputs: tf.Tensor3D;
+    try {
+      [conditioning, decoderInputs] = tf.tidy(() => {
+        let cond: tf.Tensor3D;
+        if (call.averageClips) {
+          // One voice vector: the mean over clips (Tortoise's get_conditioning_latents), for every text.
+          const withBos = padExtraBosEosTokens(call.ids, call.mask, { bosTokenId: tc.bosTokenId, eosTokenId: tc.eosTokenId });
+          const mel = tf.mean(ce.melVector(features), 0, true);
+          const text = ce.textEmbeds(withBos.ids, withBos.mask!);
+          cond = tf.concat([tf.tile(mel, [text.shape[0], 1, 1]), text], 1) as tf.Tensor3D;
+        } else {
+          cond = ce.forward({ inputFeatures: features, inputIds: call.ids, attentionMask: call.mask });
+        }
+        return [cond, this.decoderInputsEmbeds(cond)];
+      });
+    } finally {
+      features.dispose();
+    }
     try {
       return { conditioning: await this.host(conditioning), decoderInputs: await this.host(decoderInputs) };
     } finally {
@@ -133,6 +139,7 @@ export class LocalRuntime implements ClvpRuntime {
   }
 
   async decoder(call: DecoderCall): Promise<DecoderResult> {
+    checkSyncReads(this.backend, 'the speech decoder');
     const lm = this.modules.speech_decoder_model;
     const embeds = call.embeds ? (toTensor(call.embeds) as tf.Tensor3D) : undefined;
     const cache = call.cache !== undefined ? this.entry(call.cache).cache : undefined;
@@ -147,9 +154,16 @@ export class LocalRuntime implements ClvpRuntime {
           for (let i = 0; i < lm.config.numHiddenLayers; i++) {
             const { key, value } = cache.legacy(i);
             // Each rank caches its own heads: gather them in head order.
-            const [k, v] = p.size > 1 ? tf.tidy(() => [p.allGather(key, 1), p.allGather(value, 1)]) : [key, value];
-            result.present.push({ key: await this.host(k), value: await this.host(v) });
-            tf.dispose([key, value, k, v]);
+            try {
+              const [k, v] = p.size > 1 ? tf.tidy(() => [p.allGather(key, 1), p.allGather(value, 1)]) : [key, value];
+              try {
+                result.present.push({ key: await this.host(k), value: await this.host(v) });
+              } finally {
+                tf.dispose([k, v]);
+              }
+            } finally {
+              tf.dispose([key, value]);
+            }
           }
         }
         return result;
@@ -166,6 +180,7 @@ export class LocalRuntime implements ClvpRuntime {
   }
 
   async prefill(call: PrefillCall): Promise<{ cache: CacheId; logits: Float32Array }> {
+    checkSyncReads(this.backend, 'the speech decoder');
     const cache = new KVCache(this.config.decoderConfig.numHiddenLayers, call.chunkSize);
     const embeds = toTensor(call.embeds) as tf.Tensor3D;
     try {

@@ -38,29 +38,32 @@ export const generateHandler: CallHandler = async (c: LoadedCase) => {
     const pp = out.prefillPositionIds;
     const prefill = new Int32Array(rows * pp.shape[1]);
     for (let r = 0; r < rows; r++) prefill.set(pp.data, r * pp.shape[1]);
-    const actual = new Map<string, HostTensor>([
-      ['sequences', hostIds(out.sequences)],
-      ['speech_ids', hostIds(out.speechIds)],
-      ['text_embeds', fromTf(out.textEmbeds)],
-      ['speech_embeds', fromTf(out.speechEmbeds)],
-      ['logits_per_text', fromTf(out.logitsPerText)],
-      ['logits_per_speech', fromTf(out.logitsPerSpeech)],
-      ['text_pooler_output', fromTf(out.textPoolerOutput)],
-      ['speech_pooler_output', fromTf(out.speechPoolerOutput)],
-      ['text_input_ids_with_eos', hostIds(out.textInputIdsWithEos)],
-      ['text_attention_mask_with_eos', hostIds(out.textAttentionMaskWithEos)],
-      ['conditioning_embeds', fromTf(out.conditioningEmbeds)],
-      ['decoder_inputs_embeds', fromTf(out.decoderInputsEmbeds)],
-      ['prefill_position_ids', i32([rows, pp.shape[1]], prefill)],
-    ]);
-    const vocab = model.config.decoderConfig.vocabSize;
-    out.steps?.forEach((s, k) => {
-      actual.set(`step.${k}.logits`, f32([rows, vocab], s.logits));
-      actual.set(`step.${k}.scores`, f32([rows, vocab], s.scores));
-      if (s.positionIds) actual.set(`step.${k}.position_ids`, i32([s.positionIds.length], s.positionIds));
-    });
-    disposeOutput(out);
-    return { actual };
+    try {
+      const actual = new Map<string, HostTensor>([
+        ['sequences', hostIds(out.sequences)],
+        ['speech_ids', hostIds(out.speechIds)],
+        ['text_embeds', fromTf(out.textEmbeds)],
+        ['speech_embeds', fromTf(out.speechEmbeds)],
+        ['logits_per_text', fromTf(out.logitsPerText)],
+        ['logits_per_speech', fromTf(out.logitsPerSpeech)],
+        ['text_pooler_output', fromTf(out.textPoolerOutput)],
+        ['speech_pooler_output', fromTf(out.speechPoolerOutput)],
+        ['text_input_ids_with_eos', hostIds(out.textInputIdsWithEos)],
+        ['text_attention_mask_with_eos', hostIds(out.textAttentionMaskWithEos)],
+        ['conditioning_embeds', fromTf(out.conditioningEmbeds)],
+        ['decoder_inputs_embeds', fromTf(out.decoderInputsEmbeds)],
+        ['prefill_position_ids', i32([rows, pp.shape[1]], prefill)],
+      ]);
+      const vocab = model.config.decoderConfig.vocabSize;
+      out.steps?.forEach((s, k) => {
+        actual.set(`step.${k}.logits`, f32([rows, vocab], s.logits));
+        actual.set(`step.${k}.scores`, f32([rows, vocab], s.scores));
+        if (s.positionIds) actual.set(`step.${k}.position_ids`, i32([s.positionIds.length], s.positionIds));
+      });
+      return { actual };
+    } finally {
+      disposeOutput(out);
+    }
   } finally {
     features.dispose();
   }

@@ -138,20 +138,23 @@ const modelForward: CallHandler = async (c) => {
       inputIds: idsOf(c.input('input_ids'), 'input_ids'), inputFeatures, attentionMask: maybeIds(c, 'attention_mask'),
       returnLoss: (c.spec.args.return_loss as boolean | undefined) ?? true,
     });
-    const actual = new Map<string, HostTensor>([
-      ['logits_per_text', fromTf(out.logitsPerText)],
-      ['logits_per_speech', fromTf(out.logitsPerSpeech)],
-      ['text_embeds', fromTf(out.textEmbeds)],
-      ['speech_embeds', fromTf(out.speechEmbeds)],
-      ['text_pooler_output', fromTf(out.textModelOutput.poolerOutput)],
-      ['speech_pooler_output', fromTf(out.speechModelOutput.poolerOutput)],
-      ['conditioning_embeds', fromTf(out.conditioningEmbeds)],
-      ['decoder_logits', fromTf(out.decoderLogits)],
-      ['speech_ids', fromTf(out.speechIds)],
-    ]);
-    if (out.loss) actual.set('loss', { ...fromTf(out.loss), shape: [1] });
-    disposeOutput(out);
-    return { actual };
+    try {
+      const actual = new Map<string, HostTensor>([
+        ['logits_per_text', fromTf(out.logitsPerText)],
+        ['logits_per_speech', fromTf(out.logitsPerSpeech)],
+        ['text_embeds', fromTf(out.textEmbeds)],
+        ['speech_embeds', fromTf(out.speechEmbeds)],
+        ['text_pooler_output', fromTf(out.textModelOutput.poolerOutput)],
+        ['speech_pooler_output', fromTf(out.speechModelOutput.poolerOutput)],
+        ['conditioning_embeds', fromTf(out.conditioningEmbeds)],
+        ['decoder_logits', fromTf(out.decoderLogits)],
+        ['speech_ids', fromTf(out.speechIds)],
+      ]);
+      if (out.loss) actual.set('loss', { ...fromTf(out.loss), shape: [1] });
+      return { actual };
+    } finally {
+      disposeOutput(out);
+    }
   } finally {
     inputFeatures.dispose();
   }
@@ -160,10 +163,12 @@ const modelForward: CallHandler = async (c) => {
 const textEncoderAndDecoder: CallHandler = async (c) => {
   const model = await modelFor(c);
   const text = await model.getTextFeatures({ inputIds: idsOf(c.input('input_ids'), 'input_ids'), attentionMask: maybeIds(c, 'attention_mask') });
-  const dec = await model.runtime.decoder({ ids: idsOf(c.input('decoder_input_ids'), 'decoder_input_ids') });
-  const actual = new Map([['text_embeds', fromTf(text)], ['decoder_logits', dec.logits]]);
-  text.dispose();
-  return { actual };
+  try {
+    const dec = await model.runtime.decoder({ ids: idsOf(c.input('decoder_input_ids'), 'decoder_input_ids') });
+    return { actual: new Map([['text_embeds', fromTf(text)], ['decoder_logits', dec.logits]]) };
+  } finally {
+    text.dispose();
+  }
 };
 
 export const MODEL_HANDLERS: Record<string, CallHandler> = {

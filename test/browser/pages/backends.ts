@@ -1,7 +1,8 @@
 // tfjs backends in the page: WebGPU, WebGL and wasm each initialise (wasm from the binaries our
-// server serves beside the bundle) and compute a matmul that matches the cpu backend.
+// server serves beside the bundle) and compute a matmul that matches the cpu backend; a WebGPU
+// device lost under a model is reported, and initBackend() recovers on a new device.
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, BackendName, platform, setBackendLogger } from '../../../src/browser';
+import { BackendError, BackendLostError, backendLost, ClvpModelForConditionalGeneration, initBackend, BackendName, platform, setBackendLogger, syncReadHazard, UrlFolder } from '../../../src/browser';
 import { assert, assertEqual, run, test, xorshift } from './harness';
 
 const M = 64;
@@ -69,6 +70,81 @@ for (const name of ['webgpu', 'webgl', 'wasm'] as BackendName[]) {
     assert(err <= 1e-5, `relative error ${err.toExponential(2)}`);
   });
 }
+
+test('a WebGPU device lost under a model: its next call says so, and initBackend() gives a new device that computes the same', async () => {
+  const lines: string[] = [];
+  setBackendLogger((m) => lines.push(m));
+  try {
+    assertEqual(await initBackend('webgpu'), 'webgpu', 'backend');
+    const tiny = new UrlFolder('/reference/models/tiny/', { cache: false });
+    const ids = { data: Int32Array.of(1, 2, 3), shape: [1, 3] as [number, number] };
+    const features = async (m: ClvpModelForConditionalGeneration) => {
+      const t = await m.getTextFeatures({ inputIds: ids });
+      const v = (await t.data()) as Float32Array;
+      t.dispose();
+      return v;
+    };
+    const model = await ClvpModelForConditionalGeneration.fromPretrained(tiny, { backend: 'webgpu' });
+    const before = await features(model);
+    (tf.backend() as unknown as { device: { destroy(): void; lost: Promise<unknown> } }).device.destroy();
+    await (tf.backend() as unknown as { device: { lost: Promise<unknown> } }).device.lost;
+    await new Promise((r) => setTimeout(r, 0));
+    assert(/^the WebGPU device was lost \(destroyed/.test(backendLost() ?? ''), `backendLost(): ${backendLost()}`);
+    assert(lines.some((l) => /^clvp-tfjs: the WebGPU device was lost \(destroyed.*call initBackend\(\) for a new device, then load the model again$/.test(l)), `log: ${lines.join(' | ')}`);
+    let error: unknown;
+    try {
+      await features(model);
+    } catch (e) {
+      error = e;
+    }
+    assert(error instanceof BackendLostError, `the call after the loss threw ${String(error)}`);
+    await model.dispose();
+    assertEqual(await initBackend(), 'webgpu', 'initBackend() after the loss');
+    assertEqual(backendLost(), undefined, 'backendLost() on the new device');
+    const again = await ClvpModelForConditionalGeneration.fromPretrained(tiny, { backend: 'webgpu' });
+    const after = await features(again);
+    await again.dispose();
+    assertEqual(Array.from(after), Array.from(before), 'text features on the new device');
+  } finally {
+    setBackendLogger(undefined);
+  }
+});
+
+test('WebGPU synchronous reads: initBackend probes them; where they lose the device, a fresh device serves the encoders and the decoder says why it cannot run', async () => {
+  assertEqual(await initBackend('webgpu'), 'webgpu', 'backend');
+  const tiny = new UrlFolder('/reference/models/tiny/', { cache: false });
+  const model = await ClvpModelForConditionalGeneration.fromPretrained(tiny, { backend: 'webgpu' });
+  try {
+    const ids = { data: Int32Array.of(1, 2, 3), shape: [1, 3] as [number, number] };
+    const t = await model.getTextFeatures({ inputIds: ids });
+    const v = (await t.data()) as Float32Array;
+    t.dispose();
+    assert(v.length > 0 && v.every(Number.isFinite), 'text features on webgpu');
+    const hazard = syncReadHazard('webgpu');
+    const features = tf.zeros([1, 80, 40]) as tf.Tensor3D;
+    let error: unknown;
+    try {
+      const out = await model.generate({ inputIds: ids, inputFeatures: features }, { doSample: false, maxNewTokens: 2 });
+      out.textEmbeds.dispose();
+      for (const x of [out.speechEmbeds, out.logitsPerText, out.logitsPerSpeech, out.textPoolerOutput, out.speechPoolerOutput, out.conditioningEmbeds, out.decoderInputsEmbeds]) x.dispose();
+    } catch (e) {
+      error = e;
+    } finally {
+      features.dispose();
+    }
+    if (hazard) {
+      assert(/synchronous read.*WebGPU device down.*the decoder reads its results synchronously/.test(hazard), `hazard: ${hazard}`);
+      assert(error instanceof BackendError && !(error instanceof BackendLostError), `generate on webgpu threw ${String(error)}`);
+      assert((error as Error).message.startsWith('the speech decoder: a synchronous read'), (error as Error).message);
+      assertEqual(backendLost('webgpu'), undefined, 'the device in use is not lost');
+      return `synchronous reads lose the device on this browser; generate says: ${(error as Error).message.slice(0, 80)}...`;
+    }
+    assert(error === undefined, `generate on webgpu threw ${String(error)}`);
+    return 'synchronous reads work on this browser; generate ran on webgpu';
+  } finally {
+    await model.dispose();
+  }
+});
 
 test('wasm runs threaded (the page is isolated)', async () => {
   await initBackend('wasm');
