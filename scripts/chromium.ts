@@ -15,10 +15,6 @@ export async function launchChromium(opts: { profile: string; micWav?: string })
       protocolTimeout: 1_800_000,
       args: [
         '--no-sandbox', '--headless=new', '--enable-unsafe-webgpu', '--enable-unsafe-swiftshader',
-        // SwiftShader runs WebGPU and WebGL on the CPU, inside the GPU process: on a loaded 2-core
-        // machine one submission can keep it busy past the watchdog's limit, which then kills the
-        // GPU process and every device with it (seen in CI: WebGPU lost mid-parity).
-        '--disable-gpu-watchdog',
         // Without these Chromium keeps trying to reach Google's services on a closed network.
         '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
         `--user-data-dir=${opts.profile}`,
