@@ -208,6 +208,17 @@ export async function initBackend(requested?: string): Promise<BackendName> {
   throw new BackendError(`no tfjs backend could be initialised (${tried.join('; ')})`);
 }
 
+/**
+ * Throw a BackendError naming `what` unless a tfjs backend is ready: a synchronous call that makes
+ * tensors (returnTensors: 'tf') cannot wait for one, and tfjs would otherwise fail with its own
+ * message about the highest-priority backend.
+ */
+export function requireReadyBackend(what: string): void {
+  if ((tf.engine() as unknown as { backendInstance: unknown }).backendInstance == null) {
+    throw new BackendError(`${what} makes tfjs tensors, and no tfjs backend is ready yet: await initBackend() first (or leave returnTensors out for plain arrays)`);
+  }
+}
+
 /** The backend in use, initialising the default one if needed. */
 export async function ensureBackend(): Promise<BackendName> {
   return initialised ?? initBackend();

@@ -3,6 +3,7 @@
 import { ModelFolder } from '../io/folder';
 import { platform } from '../platform/platform';
 import * as tf from '@tensorflow/tfjs-core';
+import { requireReadyBackend } from '../backend';
 import { MelFilterBank, StftAnalyzer, melFilterBank, numFrames, windowFunction } from './audio_utils';
 
 /** The feature extractor settings, as in preprocessor_config.json (camelCase here). */
@@ -295,6 +296,7 @@ export class ClvpFeatureExtractor {
     const inputFeatures: HostArray<Float32Array> = { shape: [B, rows, frames], data: features };
     const attentionMask: HostArray<Int32Array> | undefined = mask ? { shape: [B, total], data: mask } : undefined;
     if (opts.returnTensors === 'tf') {
+      requireReadyBackend("ClvpFeatureExtractor: returnTensors 'tf'");
       return {
         inputFeatures: tf.tensor3d(features, [B, rows, frames], 'float32'),
         ...(attentionMask ? { attentionMask: tf.tensor2d(attentionMask.data, [B, total], 'int32') } : {}),

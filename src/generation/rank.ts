@@ -46,6 +46,14 @@ export interface RankResult {
 }
 
 /**
+ * Candidates the speech encoder scores at once. Its attention holds [rows, heads, T, T] scores, and
+ * at the published size (12 heads, 500-token candidates) 16 rows make ≈ 0.4 GB of transient tensors
+ * per rank in a wasm heap that already holds the weights twice; the rows are independent, so
+ * fewer at a time give the same scores in less memory.
+ */
+const SCORE_ROWS = 4;
+
+/**
  * Generate `numCandidates` candidates for one text (in the voice of `inputFeatures`; several clips
  * need `averageConditioning`, or give one clip), batch by batch, and rank them.
  * Memory is bounded by `batchSize` (default 16): one batch's KV cache at a time.
@@ -77,8 +85,9 @@ export async function rankCandidates(
   const textNorm = normalizeRows(text.embeds);
   const scores: number[] = [];
   const width = fixed.shape[1];
-  for (let r0 = 0; r0 < numCandidates; r0 += batchSize) {
-    const nb = Math.min(batchSize, numCandidates - r0);
+  const scoreRows = Math.min(batchSize, SCORE_ROWS);
+  for (let r0 = 0; r0 < numCandidates; r0 += scoreRows) {
+    const nb = Math.min(scoreRows, numCandidates - r0);
     const part: HostIds = { data: fixed.data.subarray(r0 * width, (r0 + nb) * width), shape: [nb, width] };
     const speech = await runtime.encoder({ which: 'speech', ids: part }, opts.signal);
     scores.push(...similarity(textNorm, normalizeRows(speech.embeds), runtime.logitScale).data);

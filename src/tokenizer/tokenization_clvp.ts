@@ -2,6 +2,7 @@
 // slow-tokenizer behaviour it inherits from tokenization_utils.py / tokenization_utils_base.py
 // (added-token splitting, special-token registration, prepare_for_model, pad, decode).
 import * as tf from '@tensorflow/tfjs-core';
+import { requireReadyBackend } from '../backend';
 import { ModelFolder } from '../io/folder';
 import { platform } from '../platform/platform';
 import { AddedToken, AddedTokenSplitter, makeAddedToken } from './added_tokens';
@@ -692,6 +693,7 @@ export class ClvpTokenizer {
       }
       const flat = new Int32Array(rows.length * len);
       rows.forEach((r, i) => flat.set(r, i * len));
+      requireReadyBackend("ClvpTokenizer: returnTensors 'tf'");
       return tf.tensor2d(flat, [rows.length, len], 'int32');
     };
     const out: { inputIds: unknown; attentionMask?: unknown } = { inputIds: field((e) => e.inputIds) };

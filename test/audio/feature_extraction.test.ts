@@ -1,5 +1,6 @@
 // ClvpFeatureExtractor: the copied synthetic reference cases, HF's padding / truncation rules,
 // and the audio_utils building blocks.
+import { initBackend } from '../../src/backend';
 import { LocalFolder } from '../../src/io/local_files';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -180,6 +181,9 @@ describe('ClvpFeatureExtractor.call', () => {
 
   it("returnTensors 'tf' gives float32 [B,80,frames] and int32 [B,samples] tensors", async () => {
     const x = [noise(4000, 21), noise(2000, 22)];
+    // No test before this one starts a backend: a call that makes tensors says what to do.
+    expect(() => fe.call(x, { samplingRate: sr, returnTensors: 'tf' })).toThrow(/^ClvpFeatureExtractor: returnTensors 'tf' makes tfjs tensors, and no tfjs backend is ready yet: await initBackend\(\) first/);
+    await initBackend('cpu');
     const host = fe.call(x, { samplingRate: sr, padding: 'longest' });
     const t = fe.call(x, { samplingRate: sr, padding: 'longest', returnTensors: 'tf' });
     expect(t.inputFeatures.dtype).toBe('float32');

@@ -146,6 +146,19 @@ describe.each(TEST_BACKENDS)('generation on %s', (backend) => {
     disposeOutput([speech, text]);
   });
 
+  test('rankCandidates scores the candidates a few rows at a time, with the scores of one batch of all of them', async () => {
+    const r = await model.rankCandidates(inputs(), { ...sampling, maxNewTokens: 8, numCandidates: 6, batchSize: 6, seed: 12 });
+    const byIndex = [...r.candidates].sort((a, b) => a.index - b.index);
+    const speech = await model.getSpeechFeatures({ speechIds: byIndex.map((c) => c.speechIds) });
+    const p = await prepareConditioning(model.runtime, inputs());
+    const text = await model.getTextFeatures({ inputIds: p.ids, attentionMask: p.mask });
+    const host = (t: tf.Tensor) => ({ dtype: 'float32' as const, shape: t.shape, data: t.dataSync() as Float32Array });
+    const sim = similarity(normalizeRows(host(text)), normalizeRows(host(speech)), model.runtime.logitScale);
+    expect(sim.data).toHaveLength(6);
+    byIndex.forEach((c, i) => expect(c.score).toBeCloseTo(sim.data[i], 5));
+    disposeOutput([speech, text]);
+  });
+
   test('candidates of one text share one prefill across all batches', async () => {
     const spy = jest.spyOn(model.runtime as LocalRuntime, 'prefill');
     const before = tf.memory().numTensors;
