@@ -24,6 +24,15 @@ export function maxTensorParallel(c: ClvpConfig): number {
   return Math.min(c.textConfig.numAttentionHeads, c.speechConfig.numAttentionHeads, c.decoderConfig.numAttentionHeads);
 }
 
+/**
+ * From this decoder width on, N workers decode faster than one instance even when the model fits
+ * it; below it the barrier of every block costs more than the split products save. Measured with
+ * bench:decode on 2 vCPUs, one instance against 2 workers in the same run, ms/step ratio at batch 16
+ * (the main job's candidates) / batch 1: hidden 128 (3 layers) 1.03 / 1.44; hidden 512 (6 layers)
+ * 0.67 / 0.89; hidden 1024 (4 to 30 layers) 0.59-0.79 / 0.71-1.23.
+ */
+export const TP_FASTER_FROM_HIDDEN = 512;
+
 export class ParallelismError extends Error {}
 
 export interface ParallelismChoice {
@@ -37,11 +46,23 @@ export interface ParallelismChoice {
 const gb = (x: number) => `${(x / 1e9).toFixed(1)} GB`;
 
 /**
- * The ranks to use. `requested`: a positive integer, or 'auto' / undefined for the default: one
- * instance when the model fits one wasm heap (or the backend is not wasm), else as many ranks as
- * the cores and the heads allow. Throws ParallelismError for a request that cannot work.
+ * The ranks to use. `requested`: a positive integer, or 'auto' / undefined for the default: as many
+ * ranks as the cores and the heads allow when the model does not fit one wasm heap, or when its
+ * decoder is wide enough to decode faster split (TP_FASTER_FROM_HIDDEN); else one instance, and
+ * always one when the backend is not wasm. Throws ParallelismError for a request that cannot work.
  */
-export function chooseTensorParallel(config: ClvpConfig, backend: string, cores: number, requested?: number | 'auto'): ParallelismChoice {
+export function chooseTensorParallel(
+  config: ClvpConfig,
+  backend: string,
+  cores: number,
+  requested?: number | 'auto',
+  /**
+   * Whether one wasm instance computes on one core only (Node: tfjs-wasm runs single-threaded
+   * there), so that splitting a model that fits can pay. A cross-origin-isolated page runs wasm on
+   * every core already.
+   */
+  wasmSingleThreaded = false,
+): ParallelismChoice {
   const params = countParameters(config);
   const maxTp = maxTensorParallel(config);
   const perRank = (tp: number) => (backend === 'wasm' ? wasmFootprintBytes(params / tp) : null);
@@ -52,7 +73,18 @@ export function chooseTensorParallel(config: ClvpConfig, backend: string, cores:
   }
   const whole = wasmFootprintBytes(params);
   if (backend !== 'wasm') return { tp: 1, reason: `one ${backend} instance`, heapBytesPerRank: null };
-  if (whole <= WASM_HEAP_BYTES) return { tp: 1, reason: `one wasm instance (${gb(whole)} fits its 4 GiB heap)`, heapBytesPerRank: whole };
+  if (whole <= WASM_HEAP_BYTES) {
+    const hidden = config.decoderConfig.hiddenSize;
+    const tp = Math.min(cores, maxTp);
+    if (wasmSingleThreaded && hidden >= TP_FASTER_FROM_HIDDEN && tp >= 2) {
+      return {
+        tp,
+        reason: `tensor parallelism over ${tp} wasm workers: the model fits one wasm heap (${gb(whole)}), but a decoder ${hidden} wide decodes faster split over the cores; ~${gb(perRank(tp)!)} per worker (tp: 1 for one instance)`,
+        heapBytesPerRank: perRank(tp),
+      };
+    }
+    return { tp: 1, reason: `one wasm instance (${gb(whole)} fits its 4 GiB heap)`, heapBytesPerRank: whole };
+  }
   let tp = Math.max(2, Math.min(cores, maxTp));
   while (tp < maxTp && wasmFootprintBytes(params / tp) > WASM_HEAP_BYTES) tp++;
   const need = wasmFootprintBytes(params / tp);

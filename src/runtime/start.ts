@@ -26,7 +26,7 @@ let loggedChoice = false;
 
 export async function startRuntime(source: ModelSource, opts: StartOptions): Promise<StartedRuntime> {
   const config = source.kind === 'folder' ? await readClvpConfig(source.folder) : source.config;
-  const choice = chooseTensorParallel(config, opts.backend, platform().cores(), opts.tp);
+  const choice = chooseTensorParallel(config, opts.backend, platform().cores(), opts.tp, platform().name === 'node');
   if (opts.log && (!loggedChoice || choice.tp > 1)) {
     opts.log(`clvp-tfjs: ${choice.reason}`);
     loggedChoice = true;
