@@ -65,43 +65,6 @@ function watchDevice(name: BackendName): void {
   });
 }
 
-/** Backends whose synchronous reads take their device down on this platform, and how that showed. */
-const syncReadsBreak = new Map<BackendName, string>();
-const syncReadsProbed = new Set<BackendName>();
-
-/** Why synchronous reads cannot be used on `name` (default: the active backend), or undefined when they can. */
-export function syncReadHazard(name: BackendName | string | undefined = initialised): string | undefined {
-  return syncReadsBreak.get(name as BackendName);
-}
-
-/** Throw a BackendError before a call that reads results synchronously (the decoder) on a backend where that breaks. */
-export function checkSyncReads(name: BackendName | string | undefined, what: string): void {
-  const why = syncReadHazard(name);
-  if (why) throw new BackendError(`${what}: ${why}`);
-}
-
-/**
- * tfjs-webgpu has no synchronous buffer map: dataSync() copies through a WebGPU canvas. In
- * Chromium 14x on SwiftShader that copy loses the device ("A valid external Instance reference no
- * longer exists"), and the decoder's host-side residual stream reads synchronously every layer.
- * Probe it once on a product that lives on the device; the reason if it breaks, else undefined.
- */
-async function probeSyncReads(): Promise<string | undefined> {
-  const x = tf.fill([64, 64], 0.5);
-  const y = tf.matMul(x, x);
-  const z = tf.matMul(y, x);
-  try {
-    const got = y.dataSync()[0];
-    const after = (await z.data())[0];
-    if (got !== 16 || after !== 512) return `a synchronous read returned ${got} (expected 16)`;
-    return undefined;
-  } catch (e) {
-    return `a synchronous read (dataSync) takes this browser's WebGPU device down (${(e as Error).message})`;
-  } finally {
-    tf.dispose([x, y, z]);
-  }
-}
-
 /** Replace a lost backend by a fresh instance of the same factory (a new GPU device). */
 function replaceLostBackend(name: BackendName): void {
   const factory = tf.findBackendFactory(name);
@@ -160,7 +123,6 @@ export async function initBackend(requested?: string): Promise<BackendName> {
   if (initialised && !auto && (!want || want === initialised)) return initialised;
   const tried: string[] = [];
   const skipped: string[] = [];
-  const broken: string[] = [];
   for (const name of want ? [want] : platform().backends) {
     if (!want && (name === 'webgpu' || name === 'webgl')) {
       const soft = await platform().softwareDevice?.(name);
@@ -170,23 +132,7 @@ export async function initBackend(requested?: string): Promise<BackendName> {
         continue;
       }
     }
-    let r = await trySetBackend(name);
-    if (r.ok && name === 'webgpu' && !syncReadsProbed.has(name)) {
-      syncReadsProbed.add(name);
-      const hazard = await probeSyncReads();
-      if (hazard) {
-        // The probe cost the device: a fresh one serves the calls that read asynchronously.
-        syncReadsBreak.set(name, `${hazard}; the decoder reads its results synchronously, so it cannot run on webgpu here: use wasm or webgl`);
-        initialised = name;
-        replaceLostBackend(name);
-        r = await trySetBackend(name);
-        if (r.ok && !want) {
-          tried.push(`webgpu: ${hazard}`);
-          broken.push('webgpu (its synchronous reads lose the device here)');
-          continue;
-        }
-      }
-    }
+    const r = await trySetBackend(name);
     if (!r.ok) {
       if (want) throw new BackendError(`backend '${want}': ${r.why}`);
       tried.push(`${name}: ${r.why}`);
@@ -194,12 +140,8 @@ export async function initBackend(requested?: string): Promise<BackendName> {
     }
     initialised = name;
     watchDevice(name);
-    const hazard = syncReadHazard(name);
-    if (hazard && want) log(`clvp-tfjs: ${want}: ${hazard}`);
     if (!logged || explicit) {
-      const passed =
-        (skipped.length ? `; passed over ${skipped.join(' and ')}, slower than wasm (name it to use it anyway)` : '') +
-        (broken.length ? `; passed over ${broken.join(' and ')}` : '');
+      const passed = skipped.length ? `; passed over ${skipped.join(' and ')}, slower than wasm (name it to use it anyway)` : '';
       log(`clvp-tfjs: using backend ${name}${r.detail ? ` (${r.detail})` : ''}${passed}`);
       logged = true;
     }

@@ -193,7 +193,7 @@ export class ClvpModelForConditionalGeneration {
     } else {
       const ids = toHostIds(inputs.inputIds, 'getSpeechFeatures: inputIds');
       const m = inputs.attentionMask !== undefined ? toHostIds(inputs.attentionMask, 'getSpeechFeatures: attentionMask') : onesMask(...ids.shape);
-      const features = featuresToHost(inputs.inputFeatures, this.config, 'getSpeechFeatures');
+      const features = await featuresToHost(inputs.inputFeatures, this.config, 'getSpeechFeatures');
       const { decoderInputs } = await this.runtime.condition({ features, ids, mask: m, averageClips: false });
       const dec = await decodeSpeechTokens(this.runtime, decoderInputs, resolveGenerationConfig(this.config, this.generationDefaults, options), options);
       const dc = this.config.decoderConfig;
@@ -216,7 +216,7 @@ export class ClvpModelForConditionalGeneration {
     const dc = this.config.decoderConfig;
     const ids = toHostIds(inputs.inputIds, 'forward: inputIds');
     const mask = inputs.attentionMask !== undefined ? toHostIds(inputs.attentionMask, 'forward: attentionMask') : undefined;
-    const conditioning = await rt.conditioningEncoder({ features: featuresToHost(inputs.inputFeatures, this.config, 'forward'), ids, mask });
+    const conditioning = await rt.conditioningEncoder({ features: await featuresToHost(inputs.inputFeatures, this.config, 'forward'), ids, mask });
     const dec = await rt.decoder({ embeds: conditioning });
     const [b, t, v] = dec.logits.shape;
     const argmax = new Int32Array(b * t);

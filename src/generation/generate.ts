@@ -149,13 +149,16 @@ export function checkGenerateOptions(opts: ClvpGenerateOptions, config: Generati
   }
 }
 
-/** A [B, feature_size, frames] features tensor on the host, checked. */
-export function featuresToHost(features: tf.Tensor3D, config: ClvpConfig, what: string): HostTensor {
+/**
+ * A [B, feature_size, frames] features tensor on the host, checked. Read asynchronously: features
+ * computed on a GPU backend would otherwise need a synchronous read (see TensorKVCache).
+ */
+export async function featuresToHost(features: tf.Tensor3D, config: ClvpConfig, what: string): Promise<HostTensor> {
   const fs = config.decoderConfig.featureSize;
   if (!(features instanceof tf.Tensor) || features.rank !== 3 || features.shape[1] !== fs) {
     throw new RangeError(`${what}: inputFeatures must be a [batch, ${fs}, frames] tensor, got ${features instanceof tf.Tensor ? `[${features.shape}]` : typeof features}`);
   }
-  return { dtype: 'float32', shape: features.shape.slice(), data: Float32Array.from(features.dataSync() as Float32Array) };
+  return { dtype: 'float32', shape: features.shape.slice(), data: Float32Array.from((await features.data()) as Float32Array) };
 }
 
 export interface PreparedConditioning {
@@ -179,7 +182,7 @@ export async function prepareConditioning(runtime: ClvpRuntime, inputs: ClvpGene
   }
   const tc = cfg.textConfig;
   const { ids, mask } = padExtraBosEosTokens(ids0, mask0, { bosTokenId: tc.bosTokenId, eosTokenId: tc.eosTokenId, addBosToken: false });
-  const features = featuresToHost(inputs.inputFeatures, cfg, 'generate');
+  const features = await featuresToHost(inputs.inputFeatures, cfg, 'generate');
   const r = await runtime.condition({ features, ids, mask: mask!, averageClips: averageConditioning });
   return { ids, mask: mask!, ...r };
 }

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ParallelContext, shardRange } from './parallel';
 import { ParamSource } from './params';
 import { KVCache } from './kv_cache';
+import type { DecoderCache } from './tensor_kv_cache';
 import { batchedMatMul, perEntryIsFaster } from './batched_matmul';
 import { Linear } from './linear';
 import { applyRotary } from './rotary';
@@ -16,7 +17,7 @@ export interface AttentionOptions {
   /** additive mask [B or 1, 1, T, S] */
   mask?: tf.Tensor4D | null;
   /** decoder cache and the layer index inside it */
-  cache?: { cache: KVCache; layer: number };
+  cache?: { cache: DecoderCache; layer: number };
   outputAttentions?: boolean;
   /** compute queries only for the first position (the conditioning encoder's last block only uses frame 0) */
   firstQueryOnly?: boolean;

@@ -40,4 +40,56 @@ export class ResidualStream {
   toTensor(): tf.Tensor3D {
     return tf.tensor3d(this.data.slice(), this.shape);
   }
+
+  dispose(): void {
+    // plain host memory
+  }
+}
+
+/**
+ * The same stream kept as a tensor on the backend's device, for backends whose synchronous reads
+ * are slow or unsafe (tfjs-webgpu: see tensor_kv_cache.ts). One instance only: the tensor-parallel
+ * all-reduce works on host memory.
+ */
+export class DeviceResidualStream {
+  private constructor(private tensor: tf.Tensor3D) {}
+
+  static fromTensor(x: tf.Tensor3D, parallel: ParallelContext): DeviceResidualStream {
+    if (parallel.size > 1) throw new Error('DeviceResidualStream: tensor parallelism reduces on the host stream');
+    // Kept: the stream outlives the tidy scope of each block that adds to it.
+    return new DeviceResidualStream(tf.keep(tf.clone(x)));
+  }
+
+  get shape(): [number, number, number] {
+    return this.tensor.shape;
+  }
+
+  normalized(ln: LayerNorm): tf.Tensor3D {
+    return ln.apply(this.tensor) as tf.Tensor3D;
+  }
+
+  normalizedRows(ln: LayerNorm): tf.Tensor2D {
+    const [b, t, e] = this.shape;
+    return tf.reshape(ln.apply(this.tensor), [b * t, e]);
+  }
+
+  add(partial: tf.Tensor): void {
+    const next = tf.keep(tf.add(this.tensor, tf.reshape(partial, this.shape)) as tf.Tensor3D);
+    this.tensor.dispose();
+    this.tensor = next;
+  }
+
+  toTensor(): tf.Tensor3D {
+    return tf.clone(this.tensor);
+  }
+
+  /** The last position of every row [B, E] (a new tensor). */
+  lastRows(): tf.Tensor2D {
+    const [b, t, e] = this.shape;
+    return tf.tidy(() => tf.reshape(tf.slice(this.tensor, [0, t - 1, 0], [b, 1, e]), [b, e]));
+  }
+
+  dispose(): void {
+    this.tensor.dispose();
+  }
 }

@@ -8,7 +8,8 @@ import { LayerNorm } from '../layers/layer_norm';
 import { Linear } from '../layers/linear';
 import { causalMask4d } from '../layers/masks';
 import { ParallelContext, shardRange } from '../layers/parallel';
-import { ResidualStream } from '../layers/residual';
+import { DeviceResidualStream, ResidualStream } from '../layers/residual';
+import { DecoderCache, TensorKVCache } from '../layers/tensor_kv_cache';
 import { disposeAll, tidyKeeping } from '../layers/tidy';
 import { ClvpDecoderConfig } from '../config/configuration_clvp';
 import { IdsInput, toHostIds } from './ids';
@@ -29,7 +30,12 @@ export interface DecoderInputs {
   /** default: past_length .. past_length + T - 1 */
   positionIds?: PositionIds;
   /** when given, new keys/values are appended to it and attention covers it */
-  cache?: KVCache;
+  cache?: DecoderCache;
+  /**
+   * Keep the residual stream on the backend's device and read nothing back synchronously (for
+   * tfjs-webgpu); the cache, if any, is then a TensorKVCache. Default: the host stream.
+   */
+  onDevice?: boolean;
   outputHiddenStates?: boolean;
 }
 
@@ -61,7 +67,12 @@ export class ClvpDecoder {
     const hiddenStates: tf.Tensor3D[] | undefined = inputs.outputHiddenStates ? [] : undefined;
     try {
       const stream = this.runLayers(inputs, hiddenStates);
-      const lastHiddenState = stream.normalized(this.layer_norm);
+      let lastHiddenState: tf.Tensor3D;
+      try {
+        lastHiddenState = stream.normalized(this.layer_norm);
+      } finally {
+        stream.dispose();
+      }
       if (hiddenStates) hiddenStates.push(tf.clone(lastHiddenState));
       return { lastHiddenState, hiddenStates };
     } catch (e) {
@@ -74,11 +85,12 @@ export class ClvpDecoder {
    * Embeddings, positions and every layer, on the host residual stream (before the final
    * layer_norm). With `hiddenStates`, the stream before each layer is appended to it as a tensor.
    */
-  runLayers(inputs: DecoderInputs, hiddenStates?: tf.Tensor3D[]): ResidualStream {
+  runLayers(inputs: DecoderInputs, hiddenStates?: tf.Tensor3D[]): ResidualStream | DeviceResidualStream {
     if ((inputs.inputIds === undefined) === (inputs.inputsEmbeds === undefined)) throw new Error(`${this.name}: pass exactly one of inputIds and inputsEmbeds`);
+    if (inputs.cache && inputs.cache instanceof TensorKVCache !== !!inputs.onDevice) throw new Error(`${this.name}: a TensorKVCache goes with onDevice, a KVCache with the host stream`);
     const past = inputs.cache?.length ?? 0;
     let mask: tf.Tensor4D | null = null;
-    let stream: ResidualStream | undefined;
+    let stream: ResidualStream | DeviceResidualStream | undefined;
     tidyKeeping(() => mask, () => {
       let x: tf.Tensor3D;
       if (inputs.inputIds !== undefined) {
@@ -107,13 +119,16 @@ export class ClvpDecoder {
       }
       mask = causalMask4d(mask2d, b, t, past);
       if (mask) tf.keep(mask);
-      stream = ResidualStream.fromTensor(x, this.parallel);
+      stream = inputs.onDevice ? DeviceResidualStream.fromTensor(x, this.parallel) : ResidualStream.fromTensor(x, this.parallel);
     });
     try {
       for (let i = 0; i < this.layers.length; i++) {
         if (hiddenStates) hiddenStates.push(stream!.toTensor());
         this.layers[i].forward(stream!, mask, inputs.cache ? { cache: inputs.cache, layer: i } : undefined);
       }
+    } catch (e) {
+      stream!.dispose();
+      throw e;
     } finally {
       (mask as tf.Tensor4D | null)?.dispose();
     }
@@ -175,8 +190,9 @@ export class ClvpForCausalLM {
    * are gathered straight to the host.
    */
   lastLogits(inputs: DecoderInputs): Float32Array {
+    if (inputs.onDevice) throw new Error(`${this.name}.lastLogits reads the host stream: use lastLogitsOnDevice`);
     const dec = this.model.decoder;
-    const stream = dec.runLayers(inputs);
+    const stream = dec.runLayers(inputs) as ResidualStream;
     const [b, t, h] = stream.shape;
     const last = new Float32Array(b * h);
     for (let i = 0; i < b; i++) last.set(stream.data.subarray((i * t + t - 1) * h, (i * t + t) * h), i * h);
@@ -184,6 +200,17 @@ export class ClvpForCausalLM {
     const size = this.parallel.size;
     const columns = Array.from({ length: size }, (_, r) => shardRange(this.config.vocabSize, r, size).count);
     return tf.tidy(() => this.parallel.gatherColumns(this.lm_head.applyPartial(tf.tensor2d(normed, [b, h])) as tf.Tensor2D, columns));
+  }
+
+  /** lastLogits without a synchronous read: the logits [B, vocab] as a tensor the caller reads (and disposes). */
+  lastLogitsOnDevice(inputs: DecoderInputs): tf.Tensor2D {
+    const dec = this.model.decoder;
+    const stream = dec.runLayers({ ...inputs, onDevice: true }) as DeviceResidualStream;
+    try {
+      return tf.tidy(() => this.lm_head.apply(this.final_norm.apply(dec.layer_norm.apply(stream.lastRows()))) as tf.Tensor2D);
+    } finally {
+      stream.dispose();
+    }
   }
 
   dispose(): void {

@@ -2,9 +2,10 @@
 // without tensor parallelism, and one rank of it inside each tensor-parallel worker (its modules
 // then hold the rank's slices and run the collectives): every call has this one implementation.
 import * as tf from '@tensorflow/tfjs-core';
-import { checkSyncReads } from '../backend';
 import { KVCache } from '../layers/kv_cache';
+import { DecoderCache, TensorKVCache } from '../layers/tensor_kv_cache';
 import { padExtraBosEosTokens } from '../models/conditioning_encoder';
+import type { DecoderInputs } from '../models/clvp_decoder';
 import { toHost, toTensor } from '../models/host';
 import { ClvpModules } from '../models/modeling_clvp';
 import type {
@@ -18,6 +19,8 @@ export interface LocalRuntimeOptions {
    * part in its collectives) but return nothing.
    */
   returnResults?: boolean;
+  /** Keep the decoder on the device, reading nothing back synchronously (default: on webgpu). */
+  onDevice?: boolean;
 }
 
 /** Wait for a macrotask: lets abort signals, progress bars and worker messages run between steps. */
@@ -26,7 +29,14 @@ export const yieldToEventLoop = (): Promise<void> => new Promise((r) => setTimeo
 export class LocalRuntime implements ClvpRuntime {
   readonly tp: number;
   readonly logitScale: number;
-  private readonly caches = new Map<CacheId, { cache: KVCache; prefixOf?: CacheId; forks: number }>();
+  private readonly caches = new Map<CacheId, { cache: DecoderCache; prefixOf?: CacheId; forks: number }>();
+  /**
+   * The decoder's stream and KV cache stay on the device and nothing is read back synchronously:
+   * tfjs-webgpu has no synchronous buffer map (its dataSync copies through a WebGPU canvas, slow,
+   * and on Chromium 156.0.8078.114 with SwiftShader it loses the device). Elsewhere the host
+   * stream and our wasm attention kernels are faster.
+   */
+  private readonly onDevice: boolean;
   private nextId = 1;
   private readonly returnResults: boolean;
 
@@ -34,6 +44,24 @@ export class LocalRuntime implements ClvpRuntime {
     this.tp = modules.src.parallel.size;
     this.logitScale = modules.logit_scale.dataSync()[0];
     this.returnResults = opts.returnResults ?? true;
+    this.onDevice = opts.onDevice ?? backend === 'webgpu';
+  }
+
+  private newKVCache(chunkSize: number): DecoderCache {
+    const layers = this.config.decoderConfig.numHiddenLayers;
+    return this.onDevice ? new TensorKVCache(layers) : new KVCache(layers, chunkSize);
+  }
+
+  /** The last position's logits [B, vocab] of a decoder pass on the host (on the device, read asynchronously). */
+  private async lastLogits(inputs: DecoderInputs): Promise<Float32Array> {
+    const lm = this.modules.speech_decoder_model;
+    if (!this.onDevice) return lm.lastLogits(inputs);
+    const t = lm.lastLogitsOnDevice(inputs);
+    try {
+      return (await t.data()) as Float32Array;
+    } finally {
+      t.dispose();
+    }
   }
 
   get config() {
@@ -57,7 +85,7 @@ export class LocalRuntime implements ClvpRuntime {
     return e;
   }
 
-  private register(cache: KVCache, prefixOf?: CacheId): CacheId {
+  private register(cache: DecoderCache, prefixOf?: CacheId): CacheId {
     const id = this.nextId++;
     this.caches.set(id, { cache, prefixOf, forks: 0 });
     return id;
@@ -139,12 +167,11 @@ export class LocalRuntime implements ClvpRuntime {
   }
 
   async decoder(call: DecoderCall): Promise<DecoderResult> {
-    checkSyncReads(this.backend, 'the speech decoder');
     const lm = this.modules.speech_decoder_model;
     const embeds = call.embeds ? (toTensor(call.embeds) as tf.Tensor3D) : undefined;
     const cache = call.cache !== undefined ? this.entry(call.cache).cache : undefined;
     try {
-      const out = lm.forward({ inputIds: call.ids, inputsEmbeds: embeds, attentionMask: call.mask, positionIds: call.positionIds, cache, outputHiddenStates: call.hiddenStates });
+      const out = lm.forward({ inputIds: call.ids, inputsEmbeds: embeds, attentionMask: call.mask, positionIds: call.positionIds, cache, onDevice: this.onDevice, outputHiddenStates: call.hiddenStates });
       try {
         const result: DecoderResult = { logits: await this.host(out.logits), hiddenStates: await this.hostAll(out.hiddenStates) };
         if (call.present) {
@@ -176,15 +203,14 @@ export class LocalRuntime implements ClvpRuntime {
   }
 
   async newCache(chunkSize: number): Promise<CacheId> {
-    return this.register(new KVCache(this.config.decoderConfig.numHiddenLayers, chunkSize));
+    return this.register(this.newKVCache(chunkSize));
   }
 
   async prefill(call: PrefillCall): Promise<{ cache: CacheId; logits: Float32Array }> {
-    checkSyncReads(this.backend, 'the speech decoder');
-    const cache = new KVCache(this.config.decoderConfig.numHiddenLayers, call.chunkSize);
+    const cache = this.newKVCache(call.chunkSize);
     const embeds = toTensor(call.embeds) as tf.Tensor3D;
     try {
-      const logits = this.modules.speech_decoder_model.lastLogits({ inputsEmbeds: embeds, positionIds: call.positionIds, cache });
+      const logits = await this.lastLogits({ inputsEmbeds: embeds, positionIds: call.positionIds, cache, onDevice: this.onDevice });
       if (call.share) cache.shareAsPrefix();
       return { cache: this.register(cache), logits: this.returnResults ? logits : new Float32Array(0) };
     } catch (e) {
@@ -207,10 +233,11 @@ export class LocalRuntime implements ClvpRuntime {
   }
 
   async step(cache: CacheId, ids: Int32Array, position: number): Promise<Float32Array> {
-    const logits = this.modules.speech_decoder_model.lastLogits({
+    const logits = await this.lastLogits({
       inputIds: { data: ids, shape: [ids.length, 1] },
       positionIds: { data: Int32Array.of(position), shape: [1, 1] },
       cache: this.entry(cache).cache,
+      onDevice: this.onDevice,
     });
     return this.returnResults ? logits : new Float32Array(0);
   }

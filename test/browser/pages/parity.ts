@@ -4,7 +4,7 @@
 // from the case files. One test per case family; each reports its largest errors, and the page
 // publishes them on window.__clvpParity for the runner's summary.
 import * as tf from '@tensorflow/tfjs-core';
-import { backendLost, configureParityModels, disposeCachedModels, initBackend, PARITY_HANDLERS, runParity, syncReadHazard, UrlFolder } from '../../../src/browser';
+import { backendLost, configureParityModels, disposeCachedModels, initBackend, PARITY_HANDLERS, runParity, UrlFolder } from '../../../src/browser';
 import type { CaseReport } from '../../../src/browser';
 import { loadCase, readCaseIndex } from '../../../src/parity/cases';
 import { modelFor } from '../../../src/parity/calls/model';
@@ -29,13 +29,13 @@ const reference = new UrlFolder(query.get('ref') ?? '/reference/', { cache: fals
 
 /** The families the page runs, in order, and which of their cases (tiny models only, for speed). */
 const TINY = new Set(['tiny', 'tiny-partial-rotary']);
-const FAMILIES: Array<{ call: string; pick: (name: string, model: string | null) => boolean; modelFree?: boolean; decoder?: boolean }> = [
+const FAMILIES: Array<{ call: string; pick: (name: string, model: string | null) => boolean; modelFree?: boolean }> = [
   { call: 'text_encoder', pick: (_n, m) => TINY.has(m ?? '') },
   { call: 'speech_encoder', pick: (_n, m) => TINY.has(m ?? '') },
   { call: 'conditioning_encoder', pick: (_n, m) => TINY.has(m ?? '') },
-  { call: 'decoder_forward_with_cache', pick: (_n, m) => TINY.has(m ?? ''), decoder: true },
+  { call: 'decoder_forward_with_cache', pick: (_n, m) => TINY.has(m ?? '') },
   // One greedy generate: every step's logits are compared, and the ids exactly.
-  { call: 'generate', pick: (n) => n === 'tiny.generate_greedy_2texts', decoder: true },
+  { call: 'generate', pick: (n) => n === 'tiny.generate_greedy_2texts' },
   { call: 'feature_extractor', pick: () => true, modelFree: true },
   { call: 'tokenizer', pick: () => true, modelFree: true },
 ];
@@ -74,12 +74,6 @@ for (const fam of FAMILIES) {
     if (names.length === 0) {
       families[fam.call] = 'not run';
       return skip(`no ${fam.call} cases in this reference (${reference.label}): the tokenizer and voice-recording cases exist only in ../shared/reference`);
-    }
-    // The backends page checks that the decoder then refuses with this reason.
-    const hazard = fam.decoder ? syncReadHazard(backend) : undefined;
-    if (hazard) {
-      families[fam.call] = 'not run';
-      return skip(`${backend} on this browser: ${hazard}`);
     }
     let report = await runParity({ reference, filter: names, handlers: PARITY_HANDLERS, backend });
     // A GPU process that dies (SwiftShader on a loaded machine) takes the device with it: that is
