@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { initBackend } from '../../src/backend';
 import { BytePairEncoding } from '../../src/tokenizer/bpe';
 import { BYTE_TO_CHAR, bytesToUnicodeString, unicodeStringToText } from '../../src/tokenizer/byte_encoder';
 import { makeAddedToken } from '../../src/tokenizer/added_tokens';
@@ -66,6 +67,8 @@ describe('BytePairEncoding', () => {
 describe('ClvpTokenizer on the small vocabulary', () => {
   let tok: ClvpTokenizer;
   beforeAll(async () => {
+    // Some tests ask for tensors: a backend must be ready first (see requireReadyBackend).
+    await initBackend('cpu');
     tok = await ClvpTokenizer.fromPretrained(SMALL);
   });
 
