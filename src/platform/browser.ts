@@ -176,7 +176,7 @@ export const browserPlatform: Platform = createBrowserPlatform();
 const SOFTWARE = /swiftshader|llvmpipe|softpipe|software|microsoft basic render/i;
 
 /**
- * A GPU backend on a software device is 100-800x slower per decode step than wasm (measured in
+ * A GPU backend on a software device is 6-800x slower per decode step than wasm (measured in
  * headless Chromium on SwiftShader, bench:browser), so the automatic choice passes over it.
  */
 async function softwareDevice(backend: 'webgpu' | 'webgl'): Promise<string | undefined> {
