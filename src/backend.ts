@@ -46,7 +46,7 @@ export function explainBackendFailure(e: unknown): unknown {
 
 /** Throw a BackendLostError now if `name`'s device is lost (before a call that would fail on it). */
 export function checkBackendAlive(name: BackendName | string | undefined, what: string): void {
-  const why = lost && lost.name === name ? lost.why : undefined;
+  const why = backendLost(name as BackendName);
   if (why) throw new BackendLostError(`${what}: ${why}; ${lostAdvice}`);
 }
 
