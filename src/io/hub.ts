@@ -387,7 +387,7 @@ async function headFile(st: Settings, revision: string, file: string): Promise<H
 
 // ---------------------------------------------------------------- download
 
-/** One download per blob at a time in this process (Python takes a file lock; see HUB_NOTES.md). */
+/** One download per blob at a time in this process (Python also takes a file lock across processes; Node has no flock, and the size and sha256 checks catch an interleaved write). */
 const inFlight = new Map<string, Promise<void>>();
 
 async function withBlobLock<T>(blob: string, job: () => Promise<T>): Promise<T> {
