@@ -10,6 +10,7 @@
 // Steps of one new position attend here (attendStep); anything else (a prefill, a multi-token
 // forward after a cache, HF's legacy output) works on tensors built from the cache (materialize).
 import * as tf from '@tensorflow/tfjs-core';
+import { LayerCache } from './layer_cache';
 import { AttentionKernels, Block } from './wasm_attention';
 
 interface Prefix {
@@ -37,31 +38,22 @@ interface Layer {
   own: Own | null;
 }
 
-export class KVCache {
+export class KVCache extends LayerCache {
   private readonly layers: Layer[];
-  private disposed = false;
   private readonly kernels = AttentionKernels.get();
 
   /**
    * @param numLayers decoder layers
    * @param initialCapacity own positions room is first made for (it doubles when full)
    */
-  constructor(readonly numLayers: number, readonly initialCapacity = 64) {
+  constructor(numLayers: number, readonly initialCapacity = 64) {
+    super(numLayers);
     if (!(Number.isInteger(initialCapacity) && initialCapacity >= 1)) throw new RangeError(`KVCache: initialCapacity must be a positive integer, got ${initialCapacity}`);
     this.layers = Array.from({ length: numLayers }, () => ({ prefix: null, own: null }));
   }
 
-  private check(): void {
-    if (this.disposed) throw new Error('KVCache: used after dispose()');
-  }
-
-  /** Cached positions (the same in every layer once a step has run through all layers). */
-  get length(): number {
-    return this.layerLength(this.numLayers - 1);
-  }
-
   /** Positions in layer `i`, the shared prefix included. */
-  layerLength(i: number): number {
+  override layerLength(i: number): number {
     const l = this.layers[i];
     return (l.prefix?.length ?? 0) + (l.own?.length ?? 0);
   }
@@ -166,7 +158,7 @@ export class KVCache {
   }
 
   /** Layer `i` as (key, value) tensors [B, heads, length, headDim], the prefix repeated for every row. */
-  materialize(i: number): { key: tf.Tensor4D; value: tf.Tensor4D } | null {
+  override materialize(i: number): { key: tf.Tensor4D; value: tf.Tensor4D } | null {
     this.check();
     const l = this.layers[i];
     const p = l.prefix;
@@ -194,13 +186,6 @@ export class KVCache {
       return tf.tensor4d(out, [rows, heads, L, d]);
     };
     return { key: build(p?.keys, o?.keys), value: build(p?.values, o?.values) };
-  }
-
-  /** Layer `i` in HF's legacy layout [B, heads, len, headDim] (a copy). */
-  legacy(i: number): { key: tf.Tensor4D; value: tf.Tensor4D } {
-    const m = this.materialize(i);
-    if (!m) throw new Error(`KVCache: layer ${i} is empty`);
-    return m;
   }
 
   /**

@@ -7,6 +7,7 @@
 // forks of it, row gathers, HF's legacy layout.
 import * as tf from '@tensorflow/tfjs-core';
 import type { KVCache } from './kv_cache';
+import { LayerCache } from './layer_cache';
 
 interface Shared {
   key: tf.Tensor4D;
@@ -22,24 +23,15 @@ interface Layer {
   own: { key: tf.Tensor4D; value: tf.Tensor4D } | null;
 }
 
-export class TensorKVCache {
+export class TensorKVCache extends LayerCache {
   private readonly layers: Layer[];
-  private disposed = false;
 
-  constructor(readonly numLayers: number) {
+  constructor(numLayers: number) {
+    super(numLayers);
     this.layers = Array.from({ length: numLayers }, () => ({ prefix: null, own: null }));
   }
 
-  private check(): void {
-    if (this.disposed) throw new Error('KVCache: used after dispose()');
-  }
-
-  /** Cached positions (the same in every layer once a step has run through all layers). */
-  get length(): number {
-    return this.layerLength(this.numLayers - 1);
-  }
-
-  layerLength(i: number): number {
+  override layerLength(i: number): number {
     const l = this.layers[i];
     return (l.prefix?.key.shape[2] ?? 0) + (l.own?.key.shape[2] ?? 0);
   }
@@ -57,7 +49,7 @@ export class TensorKVCache {
   }
 
   /** Layer `i` as (key, value) tensors [B, heads, length, headDim], new tensors the caller disposes. */
-  materialize(i: number): { key: tf.Tensor4D; value: tf.Tensor4D } | null {
+  override materialize(i: number): { key: tf.Tensor4D; value: tf.Tensor4D } | null {
     this.check();
     const { prefix: p, own: o } = this.layers[i];
     if (!p && !o) return null;
@@ -68,13 +60,6 @@ export class TensorKVCache {
       if (!o) return { key: tile(p.key), value: tile(p.value) };
       return { key: tf.concat([tile(p.key), o.key], 2) as tf.Tensor4D, value: tf.concat([tile(p.value), o.value], 2) as tf.Tensor4D };
     });
-  }
-
-  /** Layer `i` in HF's legacy layout [B, heads, len, headDim] (a copy). */
-  legacy(i: number): { key: tf.Tensor4D; value: tf.Tensor4D } {
-    const m = this.materialize(i);
-    if (!m) throw new Error(`KVCache: layer ${i} is empty`);
-    return m;
   }
 
   /** Make everything cached so far (from a batch-1 pass) a prefix shared by the rows of every fork. */
@@ -94,7 +79,7 @@ export class TensorKVCache {
     this.check();
     const fork = new TensorKVCache(this.numLayers);
     this.layers.forEach((l, i) => {
-      if (!l.prefix) return;
+      if (!l.prefix || l.own) throw new Error('KVCache.forkSharedPrefix: call shareAsPrefix first, before appending');
       l.prefix.users++;
       fork.layers[i].prefix = l.prefix;
     });
