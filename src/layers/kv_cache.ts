@@ -38,8 +38,7 @@ interface Layer {
   own: Own | null;
 }
 
-export class KVCache extends LayerCache {
-  private readonly layers: Layer[];
+export class KVCache extends LayerCache<Prefix, Own> {
   private readonly kernels = AttentionKernels.get();
 
   /**
@@ -49,7 +48,6 @@ export class KVCache extends LayerCache {
   constructor(numLayers: number, readonly initialCapacity = 64) {
     super(numLayers);
     if (!(Number.isInteger(initialCapacity) && initialCapacity >= 1)) throw new RangeError(`KVCache: initialCapacity must be a positive integer, got ${initialCapacity}`);
-    this.layers = Array.from({ length: numLayers }, () => ({ prefix: null, own: null }));
   }
 
   /** Positions in layer `i`, the shared prefix included. */
@@ -216,20 +214,8 @@ export class KVCache extends LayerCache {
     });
   }
 
-  /**
-   * A new cache that attends to this cache's shared prefix (no copy) and has no positions of its
-   * own yet: one prefill serves every batch of candidates for the same text. The prefix is freed
-   * when the last cache using it is disposed.
-   */
-  forkSharedPrefix(): KVCache {
-    this.check();
-    const fork = new KVCache(this.numLayers, this.initialCapacity);
-    this.layers.forEach((l, i) => {
-      if (!l.prefix || l.own) throw new Error('KVCache.forkSharedPrefix: call shareAsPrefix first, before appending');
-      l.prefix.users++;
-      fork.layers[i].prefix = l.prefix;
-    });
-    return fork;
+  protected override emptyLike(): this {
+    return new KVCache(this.numLayers, this.initialCapacity) as this;
   }
 
   /**
@@ -241,12 +227,12 @@ export class KVCache extends LayerCache {
     for (const l of this.layers) {
       const o = l.own;
       if (!o) continue;
+      LayerCache.checkRows(indices, o.rows);
       const g = this.newOwn(indices.length, o.heads, o.headDim, o.capacity);
       const f = this.kernels.floats();
       const rowFloats = o.heads * o.capacity * o.headDim;
       for (const [from, to] of [[o.keys, g.keys], [o.values, g.values]]) {
         indices.forEach((src, r) => {
-          if (!(src >= 0 && src < o.rows)) throw new RangeError(`KVCache.gatherRows: row ${src} of ${o.rows}`);
           f.copyWithin(to.ptr / 4 + r * rowFloats, from.ptr / 4 + src * rowFloats, from.ptr / 4 + (src + 1) * rowFloats);
         });
       }

@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { KVCache } from './kv_cache';
 import { LayerCache } from './layer_cache';
 
+/** A layer's prefix [1, H, P, D], shared by the cache it was made in and its forks; own positions are [B, H, T, D]. */
 interface Shared {
   key: tf.Tensor4D;
   value: tf.Tensor4D;
@@ -16,19 +17,14 @@ interface Shared {
   users: number;
 }
 
-interface Layer {
-  /** [1, H, P, D], shared */
-  prefix: Shared | null;
-  /** [B, H, T, D], this cache's own positions */
-  own: { key: tf.Tensor4D; value: tf.Tensor4D } | null;
+interface Own {
+  key: tf.Tensor4D;
+  value: tf.Tensor4D;
 }
 
-export class TensorKVCache extends LayerCache {
-  private readonly layers: Layer[];
-
-  constructor(numLayers: number) {
-    super(numLayers);
-    this.layers = Array.from({ length: numLayers }, () => ({ prefix: null, own: null }));
+export class TensorKVCache extends LayerCache<Shared, Own> {
+  protected override emptyLike(): this {
+    return new TensorKVCache(this.numLayers) as this;
   }
 
   override layerLength(i: number): number {
@@ -74,27 +70,20 @@ export class TensorKVCache extends LayerCache {
     });
   }
 
-  /** A new cache that attends to this cache's shared prefix (no copy), with no positions of its own yet. */
-  forkSharedPrefix(): TensorKVCache {
-    this.check();
-    const fork = new TensorKVCache(this.numLayers);
-    this.layers.forEach((l, i) => {
-      if (!l.prefix || l.own) throw new Error('KVCache.forkSharedPrefix: call shareAsPrefix first, before appending');
-      l.prefix.users++;
-      fork.layers[i].prefix = l.prefix;
-    });
-    return fork;
-  }
-
   /** Keep rows `indices` of every layer's own positions, in that order (the prefix is the same for all). */
   gatherRows(indices: Int32Array): void {
     this.check();
-    for (const l of this.layers) {
-      const o = l.own;
-      if (!o) continue;
-      const idx = tf.tensor1d(indices, 'int32');
-      l.own = { key: tf.gather(o.key, idx, 0) as tf.Tensor4D, value: tf.gather(o.value, idx, 0) as tf.Tensor4D };
-      tf.dispose([idx, o.key, o.value]);
+    const idx = tf.tensor1d(indices, 'int32');
+    try {
+      for (const l of this.layers) {
+        const o = l.own;
+        if (!o) continue;
+        LayerCache.checkRows(indices, o.key.shape[0]);
+        l.own = { key: tf.gather(o.key, idx, 0) as tf.Tensor4D, value: tf.gather(o.value, idx, 0) as tf.Tensor4D };
+        tf.dispose([o.key, o.value]);
+      }
+    } finally {
+      idx.dispose();
     }
   }
 

@@ -3,7 +3,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ClvpDecoderLayer } from '../layers/decoder_layer';
 import { Embedding } from '../layers/embedding';
-import { KVCache } from '../layers/kv_cache';
 import { LayerNorm } from '../layers/layer_norm';
 import { Linear } from '../layers/linear';
 import { causalMask4d } from '../layers/masks';
