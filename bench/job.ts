@@ -14,6 +14,7 @@ import { countParameters, makeConfig } from '../src/config/configuration_clvp';
 import { generationConfigFromPreset, resolvePreset } from '../src/generation/presets';
 import { writeRandomCheckpoint } from '../src/models/random_checkpoint';
 import { ClvpProcessor } from '../src/processing_clvp';
+import type { CollectiveStats } from '../src/runtime/pool';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -80,6 +81,10 @@ async function ensureModel(): Promise<void> {
   });
   const t2 = performance.now();
   const mem = await model.memory();
+  // Each rank's own time inside a decode step (its collectives included): the rest of the step
+  // seen here is messaging and the main thread's sampling.
+  const rt = model.runtime as unknown as { collectiveStats?: () => Promise<CollectiveStats[]> };
+  const rankStepMs = rt.collectiveStats ? (await rt.collectiveStats()).map((c) => (c.stepMs ?? 0) / Math.max(c.steps ?? 0, 1)) : [];
   tf.dispose([enc.inputIds!, enc.inputFeatures!, enc.attentionMask!]);
   await model.dispose();
   const report = {
@@ -96,6 +101,7 @@ async function ensureModel(): Promise<void> {
     rankingSeconds: (t2 - lastStep) / 1000,
     jobSeconds: (t2 - t1) / 1000,
     totalSeconds: (t2 - t0) / 1000,
+    rankStepMs,
     peakRssMB: peakRssMB(),
     heapMBPerInstance: mem.map((m) => (m.heapBytes === null ? null : Math.round(m.heapBytes / 1e6))),
     bestScore: result.candidates[0].score,
@@ -112,6 +118,7 @@ async function ensureModel(): Promise<void> {
     ['conditioning + prefill (s)', report.conditioningAndPrefillSeconds.toFixed(1)],
     ['decode (ms per step of 16 candidates)', report.decodeMsPerStep.toFixed(0)],
     ['decode (s)', report.decodeSeconds.toFixed(0)],
+    ...(rankStepMs.length ? [['  of a step, inside each rank (ms)', rankStepMs.map((x) => x.toFixed(0)).join(', ')] as [string, string]] : []),
     ['ranking: speech + text encoders (s)', report.rankingSeconds.toFixed(1)],
     ['job without load (s)', report.jobSeconds.toFixed(0)],
     ['total (s)', report.totalSeconds.toFixed(0)],

@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import { log, platform, setLogger } from './platform/platform';
+import { installWasmKernels } from './wasm_kernels';
 
 export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'webgl' | 'cpu';
 export const BACKENDS: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'webgl', 'cpu'];
@@ -92,6 +93,7 @@ async function trySetBackend(name: BackendName): Promise<{ ok: true; detail: str
   }
   if (name === 'wasm' && !wasmPathsSet) {
     wasm.setWasmPaths(platform().wasmPaths());
+    installWasmKernels();
     wasmPathsSet = true;
   }
   if (!tf.findBackendFactory(name)) return { ok: false, why: `not available in ${platform().name === 'node' ? 'Node' : 'this build'}` };

@@ -48,6 +48,9 @@ export interface CollectiveStats {
   collectives: number;
   ms: number;
   waitMs: number;
+  /** decode steps run, and the time inside them (collectives included) */
+  steps?: number;
+  stepMs?: number;
 }
 
 export class TensorParallelRuntime implements ClvpRuntime {

@@ -43,6 +43,8 @@ export async function runRank(scope: WorkerScope): Promise<void> {
 
   let queue = Promise.resolve();
   let steps = 0;
+  /** time inside decode steps, for profiling the step against its collectives (collectiveStats) */
+  const stepTime = { steps: 0, stepMs: 0 };
   scope.onMessage((m) => {
     const msg = m as ToRank;
     queue = queue.then(async () => {
@@ -54,8 +56,13 @@ export async function runRank(scope: WorkerScope): Promise<void> {
         }
         comm.beginCall();
         let value: unknown;
-        if (msg.method === 'collectiveStats') value = { ...comm.stats };
+        const t0 = performance.now();
+        if (msg.method === 'collectiveStats') value = { ...comm.stats, ...stepTime };
         else value = await (runtime[msg.method] as (...a: unknown[]) => Promise<unknown>).apply(runtime, msg.args);
+        if (msg.method === 'step') {
+          stepTime.steps++;
+          stepTime.stepMs += performance.now() - t0;
+        }
         // Rank 0 answers for all; the others only confirm, except where each rank has its own answer.
         post({ type: 'result', id: msg.id, rank: init.rank, value: init.rank === 0 || msg.method === 'memory' || msg.method === 'collectiveStats' ? value : undefined });
       } catch (e) {

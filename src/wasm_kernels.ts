@@ -1,0 +1,92 @@
+// Slice and SplitV for tfjs-backend-wasm without a copy of the whole input per output.
+//
+// Why: tfjs-backend-wasm 4.22's Slice starts with readSync(x), which copies the entire input out
+// of the heap, and its SplitV calls that Slice once per piece. Splitting 24 heads of [502, 64]
+// therefore copies the 3 MB tensor 24 times (11 ms, against ~0.3 ms for the copies it needs);
+// the encoders split and slice on every layer (heads, rotary features), so at the published size
+// this was a tenth of the speech encoder's time. The replacements below read the input through a
+// view of the heap, made after the output is allocated (an allocation may grow the heap and
+// detach older views). The values are the same; string tensors go to the kernels replaced.
+import * as tf from '@tensorflow/tfjs-core';
+
+interface WasmTensorInfo {
+  dataId: object;
+  shape: number[];
+  dtype: tf.DataType;
+}
+
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: tf.DataType): WasmTensorInfo;
+  typedArrayFromHeap(t: WasmTensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown };
+type KernelFn = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
+
+/** out = x[begin : begin + size], with heap views of both (x stays the caller's). */
+function sliceInto(backend: WasmBackendLike, x: WasmTensorInfo, begin: number[], size: number[]): WasmTensorInfo {
+  const out = backend.makeOutput(size, x.dtype);
+  const n = size.reduce((a, b) => a * b, 1);
+  if (n === 0) return out;
+  const src = backend.typedArrayFromHeap(x);
+  const dst = backend.typedArrayFromHeap(out);
+  const rank = x.shape.length;
+  const strides = new Array<number>(rank);
+  strides[rank - 1] = 1;
+  for (let i = rank - 2; i >= 0; i--) strides[i] = strides[i + 1] * x.shape[i + 1];
+  // The innermost axes the slice takes whole, merged with the first partial one into one run.
+  let inner = rank - 1;
+  while (inner > 0 && size[inner] === x.shape[inner] && begin[inner] === 0) inner--;
+  const run = size.slice(inner).reduce((a, b) => a * b, 1);
+  const outer = size.slice(0, inner);
+  const count = outer.reduce((a, b) => a * b, 1);
+  const index = new Array<number>(inner).fill(0);
+  let o = 0;
+  for (let c = 0; c < count; c++) {
+    let at = begin[inner] * strides[inner];
+    for (let i = 0; i < inner; i++) at += (begin[i] + index[i]) * strides[i];
+    dst.set(src.subarray(at, at + run), o);
+    o += run;
+    for (let i = inner - 1; i >= 0; i--) {
+      if (++index[i] < outer[i]) break;
+      index[i] = 0;
+    }
+  }
+  return out;
+}
+
+function replace(name: string, make: (original: KernelFn) => KernelFn): void {
+  const k = tf.getKernel(name, 'wasm');
+  if (!k) return;
+  const original = k.kernelFunc as unknown as KernelFn;
+  tf.unregisterKernel(name, 'wasm');
+  tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: make(original) as unknown as tf.KernelFunc });
+}
+
+let installed = false;
+
+/** Swap in the two kernels (once per thread, after tfjs-backend-wasm registered its own). */
+export function installWasmKernels(): void {
+  if (installed) return;
+  installed = true;
+  replace(tf.Slice, (original) => (args) => {
+    const x = args.inputs.x as WasmTensorInfo;
+    if (x.dtype === 'string') return original(args);
+    const [begin, size] = tf.slice_util.parseSliceParams(x as unknown as tf.TensorInfo, args.attrs!.begin as number[], args.attrs!.size as number[]);
+    return sliceInto(args.backend as WasmBackendLike, x, begin, size);
+  });
+  replace(tf.SplitV, (original) => (args) => {
+    const x = args.inputs.x as WasmTensorInfo;
+    if (x.dtype === 'string') return original(args);
+    const axis = tf.util.parseAxisParam(args.attrs!.axis as number, x.shape)[0];
+    const sizes = tf.backend_util.prepareSplitSize(x as unknown as tf.Tensor, args.attrs!.numOrSizeSplits as number[] | number, axis);
+    const begin = new Array<number>(x.shape.length).fill(0);
+    return sizes.map((s) => {
+      const size = x.shape.slice();
+      size[axis] = s;
+      const out = sliceInto(args.backend as WasmBackendLike, x, begin, size);
+      begin[axis] += s;
+      return out;
+    });
+  });
+}
