@@ -26,8 +26,7 @@ type KernelFn = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
 /** out = x[begin : begin + size], with heap views of both (x stays the caller's). */
 function sliceInto(backend: WasmBackendLike, x: WasmTensorInfo, begin: number[], size: number[]): WasmTensorInfo {
   const out = backend.makeOutput(size, x.dtype);
-  const n = size.reduce((a, b) => a * b, 1);
-  if (n === 0) return out;
+  if (tf.util.sizeFromShape(size) === 0) return out;
   const src = backend.typedArrayFromHeap(x);
   const dst = backend.typedArrayFromHeap(out);
   const rank = x.shape.length;
@@ -37,9 +36,9 @@ function sliceInto(backend: WasmBackendLike, x: WasmTensorInfo, begin: number[],
   // The innermost axes the slice takes whole, merged with the first partial one into one run.
   let inner = rank - 1;
   while (inner > 0 && size[inner] === x.shape[inner] && begin[inner] === 0) inner--;
-  const run = size.slice(inner).reduce((a, b) => a * b, 1);
+  const run = tf.util.sizeFromShape(size.slice(inner));
   const outer = size.slice(0, inner);
-  const count = outer.reduce((a, b) => a * b, 1);
+  const count = tf.util.sizeFromShape(outer);
   const index = new Array<number>(inner).fill(0);
   let o = 0;
   for (let c = 0; c < count; c++) {

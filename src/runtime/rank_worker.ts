@@ -42,27 +42,23 @@ export async function runRank(scope: WorkerScope): Promise<void> {
   post({ type: 'ready', rank: init.rank, generationConfig, logitScale: runtime.logitScale, parameters: runtime.modules.numParameters() });
 
   let queue = Promise.resolve();
-  let steps = 0;
-  /** time inside decode steps, for profiling the step against its collectives (collectiveStats) */
+  /** decode steps called, and the time inside them, for profiling the step against its collectives (collectiveStats) */
   const stepTime = { steps: 0, stepMs: 0 };
   scope.onMessage((m) => {
     const msg = m as ToRank;
     queue = queue.then(async () => {
       try {
-        if (msg.method === 'step' && init.faults) {
-          steps++;
-          if (steps === init.faults.exitOnStep) scope.exit(3);
-          if (steps === init.faults.throwOnStep) throw new Error(`injected fault at step call ${steps}`);
+        if (msg.method === 'step') {
+          const n = ++stepTime.steps;
+          if (n === init.faults?.exitOnStep) scope.exit(3);
+          if (n === init.faults?.throwOnStep) throw new Error(`injected fault at step call ${n}`);
         }
         comm.beginCall();
         let value: unknown;
         const t0 = performance.now();
         if (msg.method === 'collectiveStats') value = { ...comm.stats, ...stepTime };
         else value = await (runtime[msg.method] as (...a: unknown[]) => Promise<unknown>).apply(runtime, msg.args);
-        if (msg.method === 'step') {
-          stepTime.steps++;
-          stepTime.stepMs += performance.now() - t0;
-        }
+        if (msg.method === 'step') stepTime.stepMs += performance.now() - t0;
         // Rank 0 answers for all; the others only confirm, except where each rank has its own answer.
         post({ type: 'result', id: msg.id, rank: init.rank, value: init.rank === 0 || msg.method === 'memory' || msg.method === 'collectiveStats' ? value : undefined });
       } catch (e) {
