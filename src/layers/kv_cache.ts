@@ -136,17 +136,23 @@ export class KVCache extends LayerCache<Prefix, Own> {
     if (o && o.rows !== rows) throw new Error(`KVCache: layer ${i} holds ${o.rows} rows, got ${rows} queries`);
     const E = rows * heads;
     const K = this.kernels;
+    // Score rows padded to whole vectors for the softmax kernel; the padding scores -Infinity.
+    const S4 = Math.ceil(S / 4) * 4;
     const qb = K.alloc(E * headDim);
-    const sb = K.alloc(E * S);
+    const sb = K.alloc(E * S4);
     const cb = K.alloc(E * headDim);
     try {
       K.floats().set(q, qb.ptr / 4);
-      // scores [E][S]: the prefix (shared keys of each head), then each row's own keys
-      if (p) for (let h = 0; h < heads; h++) K.scores(qb.ptr + h * headDim * 4, p.keys.ptr + h * P * headDim * 4, sb.ptr + h * S * 4, rows, P, headDim, heads * headDim, headDim, heads * S);
-      if (o) for (let e = 0; e < E; e++) K.scores(qb.ptr + e * headDim * 4, o.keys.ptr + e * o.capacity * headDim * 4, sb.ptr + (e * S + P) * 4, 1, C, headDim, headDim, headDim, S);
-      softmaxRows(K.floats(), sb.ptr / 4, E, S);
-      if (p) for (let h = 0; h < heads; h++) K.context(sb.ptr + h * S * 4, p.values.ptr + h * P * headDim * 4, cb.ptr + h * headDim * 4, rows, P, headDim, heads * S, headDim, heads * headDim, false);
-      if (o) for (let e = 0; e < E; e++) K.context(sb.ptr + (e * S + P) * 4, o.values.ptr + e * o.capacity * headDim * 4, cb.ptr + e * headDim * 4, 1, C, headDim, S, headDim, headDim, p !== null);
+      // scores [E][S4]: the prefix (shared keys of each head), then each row's own keys
+      if (p) for (let h = 0; h < heads; h++) K.scores(qb.ptr + h * headDim * 4, p.keys.ptr + h * P * headDim * 4, sb.ptr + h * S4 * 4, rows, P, headDim, heads * headDim, headDim, heads * S4);
+      if (o) for (let e = 0; e < E; e++) K.scores(qb.ptr + e * headDim * 4, o.keys.ptr + e * o.capacity * headDim * 4, sb.ptr + (e * S4 + P) * 4, 1, C, headDim, headDim, headDim, S4);
+      if (S4 > S) {
+        const f = K.floats();
+        for (let e = 0; e < E; e++) f.fill(-Infinity, sb.ptr / 4 + e * S4 + S, sb.ptr / 4 + (e + 1) * S4);
+      }
+      K.softmax(sb.ptr, E, S4);
+      if (p) for (let h = 0; h < heads; h++) K.context(sb.ptr + h * S4 * 4, p.values.ptr + h * P * headDim * 4, cb.ptr + h * headDim * 4, rows, P, headDim, heads * S4, headDim, heads * headDim, false);
+      if (o) for (let e = 0; e < E; e++) K.context(sb.ptr + (e * S4 + P) * 4, o.values.ptr + e * o.capacity * headDim * 4, cb.ptr + e * headDim * 4, 1, C, headDim, S4, headDim, headDim, p !== null);
       return K.floats().slice(cb.ptr / 4, cb.ptr / 4 + E * headDim);
     } finally {
       K.release(cb);
@@ -259,22 +265,5 @@ export class KVCache extends LayerCache<Prefix, Own> {
       l.prefix = null;
     }
     this.disposed = true;
-  }
-}
-
-/** In place: each of `rows` rows of `n` scores becomes softmax(row), as torch (max subtracted). */
-function softmaxRows(f: Float32Array, at: number, rows: number, n: number): void {
-  for (let r = 0; r < rows; r++) {
-    const o = at + r * n;
-    let max = -Infinity;
-    for (let j = 0; j < n; j++) if (f[o + j] > max) max = f[o + j];
-    let sum = 0;
-    for (let j = 0; j < n; j++) {
-      const e = Math.fround(Math.exp(f[o + j] - max));
-      f[o + j] = e;
-      sum += e;
-    }
-    const inv = 1 / sum;
-    for (let j = 0; j < n; j++) f[o + j] *= inv;
   }
 }
