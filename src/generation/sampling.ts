@@ -183,7 +183,11 @@ export class Sampler {
     }
     if (m === -Infinity) throw new RangeError('sampleScoresRow: every score is -inf (nothing left to sample)');
     if (m === Infinity) throw new RangeError('sampleScoresRow: +inf score');
-    for (let i = 0; i < vocab; i++) w[i] = Math.exp(scores[off + i] - m);
+    // After top-k nearly every score is -inf, whose weight is exactly exp(-inf) = 0 without the call.
+    for (let i = 0; i < vocab; i++) {
+      const x = scores[off + i];
+      w[i] = x === -Infinity ? 0 : Math.exp(x - m);
+    }
     return this.sampleWeights(w, 0, vocab);
   }
 

@@ -1,17 +1,21 @@
 // Batched matrix products for attention, routed by shape. On the wasm backend a batched matmul
-// with more than one batch entry runs a plain loop (~1-2 GFLOP/s), while a batch-1 matmul goes
-// to XNNPACK (~20+ GFLOP/s). With few batch entries (heads of one sequence) and large matrices,
-// one batch-1 matmul per entry wins by far; with many small entries the single batched call does.
-// Measured on wasm, 2 cores: 16 x [400,64]@[64,400]: 154 ms batched vs 57 ms per entry;
-// 192 x [100,64]@[64,100]: 116 ms batched vs 307 ms per entry.
+// with more than one batch entry runs a plain loop (~1 GFLOP/s), while a batch-1 matmul goes to
+// XNNPACK (~8-25 GFLOP/s, by machine). Once an entry is big enough for its dispatch (and its
+// slice) not to matter, one batch-1 matmul per entry wins, however many entries there are.
+// Measured on wasm (Xeon 2 GHz, 2 cores), batched vs per entry:
+//   96 x [501,64]@[64,501] (the published speech encoder ranking 16 candidates, per rank of 2):
+//     3647 vs 261 ms;  256 x [100,64]@[64,100]: 269 vs 45 ms;  192 x [20,64]@[64,20]: 9.6 vs 7.6 ms;
+//   below ~64k multiply-adds per entry dispatch dominates: 96 x [1,64]@[64,501]: 10 vs 21 ms.
+// (Entries used to be capped at 32, from measurements taken while tfjs-wasm's Slice still copied
+// its whole input per slice: that cap sent the ranking's 96 heads down the plain loop, 125 s of a
+// 190 s speech encoder call.)
 import * as tf from '@tensorflow/tfjs-core';
 
-const MAX_SPLIT_BATCH = 32;
 const MIN_SPLIT_WORK = 64 * 64 * 16;
 
 /** Whether `n` products of [m, k] @ [k, cols] run faster one by one (see the measurements above). */
 export function perEntryIsFaster(n: number, m: number, k: number, cols: number): boolean {
-  return tf.getBackend() === 'wasm' && n > 1 && n <= MAX_SPLIT_BATCH && m * k * cols >= MIN_SPLIT_WORK;
+  return tf.getBackend() === 'wasm' && n > 1 && m * k * cols >= MIN_SPLIT_WORK;
 }
 
 /** a [..., M, K] @ b [..., K, N] (or b [..., N, K] with transposeB); batch dims must match. */

@@ -15,6 +15,19 @@ export function tidyKeeping<T extends tf.TensorContainer>(kept: () => Kept, fn: 
   }
 }
 
+/**
+ * tf.tidy for a function that returns host data (typed arrays, objects of them). tf.tidy looks
+ * for tensors to keep in whatever its function returns, element by element: handed a batch-16
+ * logits array it walked 131k numbers, 24 ms of every decode step. The result here passes around it.
+ */
+export function tidyHost<T>(fn: () => T): T {
+  let out: { value: T } | undefined;
+  tf.tidy(() => {
+    out = { value: fn() };
+  });
+  return out!.value;
+}
+
 /** Dispose every tensor in a nested list (nulls and undefined skipped). */
 export function disposeAll(ts: Kept): void {
   if (!ts) return;

@@ -9,7 +9,7 @@ import { causalMask4d } from '../layers/masks';
 import { ParallelContext, shardRange } from '../layers/parallel';
 import { DeviceResidualStream, ResidualStream } from '../layers/residual';
 import { DecoderCache, TensorKVCache } from '../layers/tensor_kv_cache';
-import { disposeAll, tidyKeeping } from '../layers/tidy';
+import { disposeAll, tidyHost, tidyKeeping } from '../layers/tidy';
 import { ClvpDecoderConfig } from '../config/configuration_clvp';
 import { IdsInput, toHostIds } from './ids';
 import { ParamSource } from '../layers/params';
@@ -198,7 +198,7 @@ export class ClvpForCausalLM {
     const normed = this.final_norm.applyHost(dec.layer_norm.applyHost(last));
     const size = this.parallel.size;
     const columns = Array.from({ length: size }, (_, r) => shardRange(this.config.vocabSize, r, size).count);
-    return tf.tidy(() => this.parallel.gatherColumns(this.lm_head.applyPartial(tf.tensor2d(normed, [b, h])) as tf.Tensor2D, columns));
+    return tidyHost(() => this.parallel.gatherColumns(this.lm_head.applyPartial(tf.tensor2d(normed, [b, h])) as tf.Tensor2D, columns));
   }
 
   /** lastLogits without a synchronous read: the logits [B, vocab] as a tensor the caller reads (and disposes). */

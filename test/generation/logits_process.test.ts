@@ -163,6 +163,26 @@ describe('TopKLogitsWarper', () => {
     }
   });
 
+  it('matches the reference on batched Tortoise-sized rows (top-50 of 8194) and for k = vocab - 1', async () => {
+    const rnd = lcg(11);
+    const vocab = 8194;
+    const rows = 3;
+    const scores = Float32Array.from({ length: rows * vocab }, () => f32(Math.round((rnd() - 0.5) * 4000) / 64));
+    for (const k of [50, vocab - 1]) {
+      const got = new TopKLogitsWarper(k).process([], scores, rows, vocab);
+      for (let r = 0; r < rows; r++) {
+        const row = scores.subarray(r * vocab, (r + 1) * vocab);
+        const kth = Array.from(row).sort((a, b) => b - a)[k - 1];
+        expect(Array.from(got.subarray(r * vocab, (r + 1) * vocab))).toEqual(Array.from(row, (x) => (x < kth ? -Infinity : x)));
+      }
+    }
+  });
+
+  it('ranks NaN above every score, as torch.topk does (a NaN is kept and takes one of the k places)', async () => {
+    const out = new TopKLogitsWarper(2).process([], Float32Array.from([1, NaN, 3, 2]), 1, 4);
+    expect(Array.from(out)).toEqual([-Infinity, NaN, 3, -Infinity]);
+  });
+
   it.each([0, -1, 1.5])('rejects topK %p', (k) => {
     expect(() => new TopKLogitsWarper(k)).toThrow(/topK has to be a strictly positive integer/);
   });
