@@ -91,3 +91,44 @@ test('slices stay right when allocating the output grows the wasm heap', async (
     x.dispose();
   }
 });
+
+test.each(['float32', 'int32', 'bool'] as const)('GatherV2 on wasm equals the cpu kernel (%s): rows, repeats, any index shape, other axes', async (dtype) => {
+  const cases: Array<{ shape: number[]; indices: number[] | number[][]; axis: number; batchDims?: number }> = [
+    { shape: [10, 6], indices: [3, 0, 9, 3], axis: 0 }, // an embedding lookup, a row twice
+    { shape: [5, 3, 4], indices: [[4, 1], [0, 0]], axis: 0 }, // [2, 2] ids of [3, 4] rows
+    { shape: [5, 3], indices: [], axis: 0 },
+    { shape: [4, 5, 6], indices: [4, 0], axis: 1 }, // the kernel replaced
+    { shape: [2, 5, 6], indices: [[1, 0], [4, 2]], axis: 1, batchDims: 1 }, // the kernel replaced
+  ];
+  for (const c of cases) {
+    const run = () => tf.tidy(() => tf.gather(values(c.shape, dtype), tf.tensor(c.indices, undefined, 'int32'), c.axis, c.batchDims ?? 0).arraySync());
+    const want = await onBackend('cpu', run);
+    const before = await onBackend('wasm', () => tf.memory().numTensors);
+    const got = await onBackend('wasm', run);
+    expect({ case: c, values: got }).toEqual({ case: c, values: want });
+    expect(tf.memory().numTensors).toBe(before);
+  }
+});
+
+test('GatherV2 rows: an index out of range is named, nothing leaks, and no input is read out of the heap', async () => {
+  await initBackend('wasm');
+  const x = values([6, 4], 'float32');
+  const before = tf.memory().numTensors;
+  const heapBefore = tf.memory().numBytes;
+  try {
+    for (const bad of [6, -1]) {
+      expect(() => tf.tidy(() => tf.gather(x, tf.tensor1d([0, bad], 'int32')))).toThrow(`GatherV2: the index value ${bad} is not in [0, 5]`);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    expect(tf.memory().numBytes).toBe(heapBefore);
+    const spy = jest.spyOn(tf.backend(), 'readSync');
+    try {
+      tf.gather(x, tf.tensor1d([5, 1], 'int32')).dispose();
+      expect(spy).not.toHaveBeenCalled();
+    } finally {
+      spy.mockRestore();
+    }
+  } finally {
+    x.dispose();
+  }
+});
