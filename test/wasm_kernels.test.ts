@@ -1,5 +1,6 @@
-// The wasm Slice and SplitV that replace tfjs-backend-wasm's (src/wasm_kernels.ts): the same
-// values as the cpu backend's kernels for every rank, dtype and kind of slice, and no tensors left.
+// The wasm Slice, SplitV and GatherV2 that replace tfjs-backend-wasm's (src/wasm_kernels.ts): the
+// same values as the cpu backend's kernels for every rank, dtype and kind of slice or gather, and
+// no tensors left.
 import './helpers/platform';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, setBackendLogger } from '../src/backend';
@@ -35,14 +36,18 @@ async function onBackend<T>(name: 'wasm' | 'cpu', f: () => T): Promise<T> {
   return f();
 }
 
+/** `run` (which makes its own inputs) gives the same values on wasm as on cpu, and leaves no tensor on wasm. */
+async function expectWasmLikeCpu(c: object, run: () => unknown): Promise<void> {
+  const want = await onBackend('cpu', run);
+  const before = await onBackend('wasm', () => tf.memory().numTensors);
+  const got = await onBackend('wasm', run);
+  expect({ case: c, values: got }).toEqual({ case: c, values: want });
+  expect(tf.memory().numTensors).toBe(before);
+}
+
 test.each(['float32', 'int32', 'bool'] as const)('Slice on wasm equals the cpu kernel (%s)', async (dtype) => {
   for (const c of sliceCases) {
-    const run = () => tf.tidy(() => tf.slice(values(c.shape, dtype), c.begin, c.size).arraySync());
-    const want = await onBackend('cpu', run);
-    const before = await onBackend('wasm', () => tf.memory().numTensors);
-    const got = await onBackend('wasm', run);
-    expect({ case: c, values: got }).toEqual({ case: c, values: want });
-    expect(tf.memory().numTensors).toBe(before);
+    await expectWasmLikeCpu(c, () => tf.tidy(() => tf.slice(values(c.shape, dtype), c.begin, c.size).arraySync()));
   }
 });
 
@@ -67,10 +72,7 @@ test('SplitV on wasm equals the cpu kernel, on every axis, even and uneven', asy
     { shape: [3, 7], splits: [2, -1], axis: 1 },
   ];
   for (const c of cases) {
-    const run = () => tf.tidy(() => tf.split(values(c.shape, 'float32'), c.splits, c.axis).map((t) => t.arraySync()));
-    const want = await onBackend('cpu', run);
-    const got = await onBackend('wasm', run);
-    expect({ case: c, values: got }).toEqual({ case: c, values: want });
+    await expectWasmLikeCpu(c, () => tf.tidy(() => tf.split(values(c.shape, 'float32'), c.splits, c.axis).map((t) => t.arraySync())));
   }
 });
 
@@ -101,12 +103,7 @@ test.each(['float32', 'int32', 'bool'] as const)('GatherV2 on wasm equals the cp
     { shape: [2, 5, 6], indices: [[1, 0], [4, 2]], axis: 1, batchDims: 1 }, // the kernel replaced
   ];
   for (const c of cases) {
-    const run = () => tf.tidy(() => tf.gather(values(c.shape, dtype), tf.tensor(c.indices, undefined, 'int32'), c.axis, c.batchDims ?? 0).arraySync());
-    const want = await onBackend('cpu', run);
-    const before = await onBackend('wasm', () => tf.memory().numTensors);
-    const got = await onBackend('wasm', run);
-    expect({ case: c, values: got }).toEqual({ case: c, values: want });
-    expect(tf.memory().numTensors).toBe(before);
+    await expectWasmLikeCpu(c, () => tf.tidy(() => tf.gather(values(c.shape, dtype), tf.tensor(c.indices, undefined, 'int32'), c.axis, c.batchDims ?? 0).arraySync()));
   }
 });
 

@@ -144,7 +144,8 @@ const above = (a: number, b: number) => (a !== a ? b === b : a > b);
 /**
  * The k-th largest (1-based) of row[off .. off+n), k <= n, through a min-heap of the k largest
  * seen so far. For Tortoise's top-50 of 8194 almost every entry is turned away by one comparison
- * with the heap's root: 7x faster than a quickselect, which moves most of a copy of the row.
+ * with the heap's root, where a quickselect moved most of a copy of the row: the warper takes
+ * 1.5 ms instead of 3.0 for 16 rows (its -inf marking pass included).
  */
 function kthLargest(row: Float32Array, off: number, n: number, k: number, heap: Float32Array): number {
   for (let i = 0; i < k; i++) {
