@@ -9,6 +9,7 @@ const layers = extra.includes('--layers') ? extra : ['--layers', '4', ...extra];
 const runs: [string, string[]][] = [
   ['tokenizer', []],
   ['audio', []],
+  ['matmul', ['--reps', '10']],
   ['decode', layers],
 ];
 let failed = false;

@@ -1,5 +1,6 @@
 // Slice, SplitV and row gathers (GatherV2 on axis 0) for tfjs-backend-wasm without a copy of the
-// whole input per output, or a loop per element.
+// whole input per output, or a loop per element; dense products (_FusedMatMul) in our own kernel
+// (wasm_gemm.ts says why).
 //
 // Why: tfjs-backend-wasm 4.22's Slice starts with readSync(x), which copies the entire input out
 // of the heap, and its SplitV calls that Slice once per piece. Splitting 24 heads of [502, 64]
@@ -14,6 +15,8 @@
 // looks up per rank (on a 2 GHz Xeon), and 1.7 ms of every batch-16 decode step for 16 rows.
 // Other axes and batch dimensions go to the kernel replaced.
 import * as tf from '@tensorflow/tfjs-core';
+import { hasPlatform, platform } from './platform/platform';
+import { WasmBackendLike as GemmBackend, WasmGemm } from './wasm_gemm';
 
 interface WasmTensorInfo {
   dataId: object;
@@ -86,10 +89,39 @@ function gatherRows(backend: WasmBackendLike, x: WasmTensorInfo, indices: WasmTe
 
 let installed = false;
 
-/** Swap in the three kernels (once per thread, after tfjs-backend-wasm registered its own). */
+/**
+ * Which kernel multiplies (CLVP_MATMUL, read when the kernels are installed): 'auto' is ours, with
+ * FMA where the engine has relaxed SIMD; 'simd' ours without FMA; 'xnnpack' tfjs-wasm's own.
+ * For benchmarks that compare them.
+ */
+export type MatMulKernel = 'auto' | 'simd' | 'xnnpack';
+
+export function matMulKernelSetting(): MatMulKernel {
+  const v = hasPlatform() ? platform().env('CLVP_MATMUL') : undefined;
+  if (v === undefined || v === '' || v === 'auto') return 'auto';
+  if (v === 'simd' || v === 'xnnpack') return v;
+  throw new Error(`CLVP_MATMUL must be auto, simd or xnnpack, got '${v}'`);
+}
+
+/** a [batch, M, K] @ b [1, K, N] (+ bias [N]) with no transposes or activation: what Linear runs. */
+function ownProduct(args: KernelArgs, fma: boolean | undefined): tf.TensorInfo | null {
+  const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, WasmTensorInfo | undefined>;
+  const attrs = args.attrs!;
+  if (!a || !b || a.dtype !== 'float32' || b.dtype !== 'float32' || attrs.transposeA || attrs.transposeB || preluActivationWeights) return null;
+  if ((attrs.activation ?? 'linear') !== 'linear' || a.shape.length !== 3 || b.shape.length !== 3 || b.shape[0] !== 1) return null;
+  const [batch, m, k] = a.shape;
+  const n = b.shape[2];
+  if (batch * m === 0 || k === 0 || n === 0 || (bias && (bias.shape.length !== 1 || bias.shape[0] !== n || bias.dtype !== 'float32'))) return null;
+  const gemm = WasmGemm.for(args.backend as GemmBackend, { fma });
+  return gemm ? (gemm.matMul(a, b, bias ?? null, batch * m, k, n, [batch, m, n]) as tf.TensorInfo) : null;
+}
+
+/** Swap in the kernels (once per thread, after tfjs-backend-wasm registered its own). */
 export function installWasmKernels(): void {
   if (installed) return;
   installed = true;
+  const matMul = matMulKernelSetting();
+  if (matMul !== 'xnnpack') replace(tf._FusedMatMul, (original) => (args) => ownProduct(args, matMul === 'simd' ? false : undefined) ?? original(args));
   replace(tf.Slice, (original) => (args) => {
     const x = args.inputs.x as WasmTensorInfo;
     if (x.dtype === 'string') return original(args);

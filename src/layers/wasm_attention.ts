@@ -13,93 +13,7 @@
 //   scores(q, k, out, nq, nk, d, qs, ks, os):   out[i*os + j] = sum_t q[i*qs + t] * k[j*ks + t]
 //   context(p, v, out, nq, nk, d, ps, vs, os, acc): out[i*os + t] (+)= sum_j p[i*ps + j] * v[j*vs + t]
 // Pointers are byte offsets into the module's memory, strides and sizes in floats; d % 4 == 0.
-
-const I32 = 0x7f;
-const V128 = 0x7b;
-const F32 = 0x7d;
-
-/** Unsigned LEB128. */
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-
-function section(id: number, body: number[]): number[] {
-  return [id, ...uleb(body.length), ...body];
-}
-
-function vec(items: number[][]): number[] {
-  return [...uleb(items.length), ...items.flat()];
-}
-
-const name = (s: string) => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
-
-// Instructions used below (opcodes from the WebAssembly core and SIMD specifications).
-const op = {
-  block: [0x02, 0x40],
-  loop: [0x03, 0x40],
-  end: [0x0b],
-  br: (l: number) => [0x0c, ...uleb(l)],
-  brIf: (l: number) => [0x0d, ...uleb(l)],
-  get: (i: number) => [0x20, ...uleb(i)],
-  set: (i: number) => [0x21, ...uleb(i)],
-  tee: (i: number) => [0x22, ...uleb(i)],
-  i32: (v: number) => [0x41, ...sleb(v)],
-  f32: (v: number) => [0x43, ...Array.from(new Uint8Array(new Float32Array([v]).buffer))],
-  i32Eqz: [0x45],
-  i32GeU: [0x4f],
-  i32Add: [0x6a],
-  i32Sub: [0x6b],
-  i32Mul: [0x6c],
-  i32Shl: [0x74],
-  f32Load: [0x2a, 0x02, 0x00],
-  f32Store: [0x38, 0x02, 0x00],
-  f32Add: [0x92],
-  v128Load: [0xfd, 0x00, 0x04, 0x00],
-  v128Store: [0xfd, 0x0b, 0x04, 0x00],
-  f32x4Splat: [0xfd, 0x13],
-  f32x4Lane: (l: number) => [0xfd, 0x1f, l],
-  f32x4Add: [0xfd, ...uleb(228)],
-  f32x4Mul: [0xfd, ...uleb(230)],
-};
-
-/** Signed LEB128 (for i32.const). */
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-}
-
-/** `for (x = 0; x < limit; x += step) body`, with x and limit locals; body may not branch out. */
-function forRange(x: number, limit: number, body: number[], step = 1): number[] {
-  return [
-    ...op.i32(0), ...op.set(x),
-    ...op.block,
-    ...op.get(x), ...op.get(limit), ...op.i32GeU, ...op.brIf(0),
-    ...op.loop,
-    ...body,
-    ...op.get(x), ...op.i32(step), ...op.i32Add, ...op.tee(x), ...op.get(limit), ...op.i32GeU, ...op.brIf(1),
-    ...op.br(0),
-    ...op.end,
-    ...op.end,
-  ];
-}
-
-/** byte address = base + index * stride * 4 */
-const addr = (base: number, index: number, stride: number) => [...op.get(base), ...op.get(index), ...op.get(stride), ...op.i32Mul, ...op.i32(2), ...op.i32Shl, ...op.i32Add];
+import { HEADER, I32, V128, addr, forRange, funcBody, i32FnType, name, op, section, uleb, vec } from './wasm_binary';
 
 /**
  * scores(q, k, out, nq, nk, d, qs, ks, os). With `unroll` 4, the dot product takes 16 floats per
@@ -280,14 +194,9 @@ function softmaxBody(): number[] {
 }
 
 function moduleBytes(): Uint8Array {
-  const fnType = (params: number) => [0x60, ...uleb(params), ...Array(params).fill(I32), 0x00];
-  const body = (locals: number[][], code: number[]) => {
-    const b = [...vec(locals), ...code, ...op.end];
-    return [...uleb(b.length), ...b];
-  };
   const bytes = [
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([fnType(9), fnType(10), fnType(3)])),
+    ...HEADER,
+    ...section(1, vec([i32FnType(9), i32FnType(10), i32FnType(3)])),
     ...section(3, vec([[0x00], [0x01], [0x00], [0x01], [0x00], [0x02]])),
     // one memory, 16 pages to start, growable to 65536 pages (4 GiB)
     ...section(5, vec([[0x01, ...uleb(16), ...uleb(65536)]])),
@@ -298,15 +207,14 @@ function moduleBytes(): Uint8Array {
       [...name('scores4'), 0x00, 0x04], [...name('softmax'), 0x00, 0x05],
     ])),
     ...section(10, vec([
-      body([[5, I32], [1, V128]], scoresBody(1)),
-      body([[5, I32], [1, V128]], contextBody(1)),
-      body([[5, I32], [4, V128]], scoresBody(4)),
-      body([[5, I32], [1, V128]], contextBody(4)),
-      body([[8, I32], [5, V128]], scores4Body()),
-      body([[4, I32], [4, V128]], softmaxBody()),
+      funcBody([[5, I32], [1, V128]], scoresBody(1)),
+      funcBody([[5, I32], [1, V128]], contextBody(1)),
+      funcBody([[5, I32], [4, V128]], scoresBody(4)),
+      funcBody([[5, I32], [1, V128]], contextBody(4)),
+      funcBody([[8, I32], [5, V128]], scores4Body()),
+      funcBody([[4, I32], [4, V128]], softmaxBody()),
     ])),
   ];
-  void F32;
   return Uint8Array.from(bytes);
 }
 

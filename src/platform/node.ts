@@ -3,6 +3,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as v8 from 'v8';
 import { Worker } from 'worker_threads';
 import { FolderLocation, ModelFolder, ModelFolderError } from '../io/folder';
 import { isHubRepoId, snapshotForModel } from '../io/hub';
@@ -10,6 +11,13 @@ import { LocalFolder } from '../io/local_files';
 import { openSingle } from '../io/open';
 import { TensorReader, TensorSourceReader } from '../io/tensor_reader';
 import { OpenModelOptions, Platform, WorkerEntry, WorkerPort } from './platform';
+
+// Relaxed SIMD (an FMA for the wasm products, wasm_gemm.ts) is on by default from V8 11.4; Node 20
+// has V8 11.3, where it sits behind this flag. The flag is process-wide and only admits the new
+// opcodes in modules compiled after it, so setting it here, before any model runs, is enough for
+// every worker too.
+const [v8Major, v8Minor] = process.versions.v8.split('.').map(Number);
+if (v8Major * 100 + v8Minor < 1104) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
 
 
 function tryRequire(name: string): boolean {

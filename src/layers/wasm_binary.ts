@@ -1,0 +1,116 @@
+// The WebAssembly binary format, as far as our hand-written kernels use it (wasm_attention.ts,
+// wasm_gemm.ts). No npm package assembles wasm at run time in a few hundred bytes, and a build
+// step with a wasm toolchain would put a compiler between a reader and the loops that matter.
+// Opcodes are from the WebAssembly core, SIMD and relaxed-SIMD specifications.
+
+export const I32 = 0x7f;
+export const V128 = 0x7b;
+
+/** Unsigned LEB128. */
+export function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+}
+
+/** Signed LEB128 (for i32.const). */
+export function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+export function section(id: number, body: number[]): number[] {
+  return [id, ...uleb(body.length), ...body];
+}
+
+export function vec(items: number[][]): number[] {
+  return [...uleb(items.length), ...items.flat()];
+}
+
+export const name = (s: string) => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
+
+/** The module header: magic and version 1. */
+export const HEADER = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+
+/** A function type of `params` i32 parameters and no result. */
+export const i32FnType = (params: number) => [0x60, ...uleb(params), ...Array(params).fill(I32), 0x00];
+
+/** A code-section entry: local declarations ([count, type] pairs) and the instructions. */
+export function funcBody(locals: number[][], code: number[]): number[] {
+  const b = [...vec(locals), ...code, ...op.end];
+  return [...uleb(b.length), ...b];
+}
+
+export const op = {
+  block: [0x02, 0x40],
+  loop: [0x03, 0x40],
+  if: [0x04, 0x40],
+  else: [0x05],
+  end: [0x0b],
+  br: (l: number) => [0x0c, ...uleb(l)],
+  brIf: (l: number) => [0x0d, ...uleb(l)],
+  call: (f: number) => [0x10, ...uleb(f)],
+  /** select: cond ? first : second (i32 operands) */
+  select: [0x1b],
+  get: (i: number) => [0x20, ...uleb(i)],
+  set: (i: number) => [0x21, ...uleb(i)],
+  tee: (i: number) => [0x22, ...uleb(i)],
+  i32: (v: number) => [0x41, ...sleb(v)],
+  f32: (v: number) => [0x43, ...Array.from(new Uint8Array(new Float32Array([v]).buffer))],
+  i32Eqz: [0x45],
+  i32LtU: [0x49],
+  i32GeU: [0x4f],
+  i32Add: [0x6a],
+  i32Sub: [0x6b],
+  i32Mul: [0x6c],
+  i32Shl: [0x74],
+  i32ShrU: [0x76],
+  f32Load: [0x2a, 0x02, 0x00],
+  f32Store: [0x38, 0x02, 0x00],
+  f32Add: [0x92],
+  v128Load: [0xfd, 0x00, 0x04, 0x00],
+  v128Store: [0xfd, 0x0b, 0x04, 0x00],
+  /** v128.load32_splat at a constant byte offset (4-byte alignment) */
+  loadSplat: (offset: number) => [0xfd, 0x09, 0x02, ...uleb(offset)],
+  /** v128.load / store at a constant byte offset, 4-byte alignment (rows may start anywhere) */
+  loadOff: (offset: number) => [0xfd, 0x00, 0x02, ...uleb(offset)],
+  storeOff: (offset: number) => [0xfd, 0x0b, 0x02, ...uleb(offset)],
+  v128Zero: [0xfd, 0x0c, ...Array<number>(16).fill(0)],
+  f32x4Splat: [0xfd, 0x13],
+  f32x4Lane: (l: number) => [0xfd, 0x1f, l],
+  f32x4Add: [0xfd, ...uleb(228)],
+  f32x4Mul: [0xfd, ...uleb(230)],
+  /** relaxed-SIMD f32x4.relaxed_madd: a * b + c, fused where the CPU has FMA */
+  f32x4RelaxedMadd: [0xfd, ...uleb(0x105)],
+};
+
+/** `for (x = 0; x < limit; x += step) body`, with x and limit locals; body may not branch out. */
+export function forRange(x: number, limit: number, body: number[], step = 1): number[] {
+  return [
+    ...op.i32(0), ...op.set(x),
+    ...op.block,
+    ...op.get(x), ...op.get(limit), ...op.i32GeU, ...op.brIf(0),
+    ...op.loop,
+    ...body,
+    ...op.get(x), ...op.i32(step), ...op.i32Add, ...op.tee(x), ...op.get(limit), ...op.i32GeU, ...op.brIf(1),
+    ...op.br(0),
+    ...op.end,
+    ...op.end,
+  ];
+}
+
+/** byte address = base + index * stride * 4 */
+export const addr = (base: number, index: number, stride: number) => [...op.get(base), ...op.get(index), ...op.get(stride), ...op.i32Mul, ...op.i32(2), ...op.i32Shl, ...op.i32Add];

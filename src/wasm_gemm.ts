@@ -1,0 +1,390 @@
+// Dense products for tfjs-backend-wasm (tf.fused.matMul: every Linear of the model) in a kernel of
+// our own, working in place in tfjs-wasm's heap.
+//
+// Why: tfjs-backend-wasm 4.22 multiplies through XNNPACK built for baseline wasm SIMD, which has no
+// fused multiply-add. Relaxed SIMD (Chrome 114+, Node behind a V8 flag that platform/node.ts sets)
+// has one, f32x4.relaxed_madd, which V8 compiles to an FMA instruction where the CPU has one. A
+// 6 x 8 register tile (12 accumulators) with it, measured on a 2 GHz Xeon with a decode step's 16
+// rows and weights cycled through memory: 18.8 GFLOP/s against XNNPACK's 8.2 for [1024, 1536],
+// 15.6 against 8.7 for [1024, 2048]; without FMA the same tile still beat XNNPACK by 1.2-1.7x.
+// Nothing on npm offers a wasm GEMM that works on another module's memory, and the kernel is one
+// loop nest, so it is written here in the wasm binary format (layers/wasm_binary.ts).
+//
+// Layout. The weight (the product's right side, [K, N]) is packed once, at its first product,
+// into strips of 8 columns, each strip [K][8] contiguous, the last one padded with zeros; the
+// packed copy lives in the tfjs heap (as XNNPACK's own packed copy would, which is no longer made)
+// and is freed when the weight tensor is disposed. The left side is packed per call into blocks of
+// 6 rows, each [K][6], so a tile reads one broadcast float per row and two vectors of the strip per
+// step of K. For each strip the kernel runs every row block of a chunk of rows that fits in L2, so
+// a strip is read from memory once per chunk. Every output is one chain of multiply-adds in the
+// order of K, started from its bias, as XNNPACK's are; with FMA each step rounds once instead of
+// twice.
+//
+// Used only where tfjs-wasm runs single-threaded (Node, and pages without cross-origin isolation):
+// a threaded XNNPACK uses every core, this kernel one.
+import * as tf from '@tensorflow/tfjs-core';
+import { HEADER, I32, V128, forRange, funcBody, i32FnType, name, op, section, uleb, vec } from './layers/wasm_binary';
+
+/** Rows of a tile (register blocking: 6 rows x 2 vectors = 12 accumulators of x64's 16 registers). */
+const MR = 6;
+/** Columns of a strip. */
+const NR = 8;
+/** A chunk of packed left-side rows is kept under this many floats (512 KB, inside a core's L2). */
+const CHUNK_FLOATS = 131072;
+
+/** Locals of a tile: i32 pointers and counters, then the first of its 2 * rows + 5 v128 locals. */
+interface TileLocals {
+  ap: number;
+  wp: number;
+  out: number;
+  k: number;
+  os: number;
+  bias: number;
+  t: number;
+  v: number;
+}
+
+/**
+ * One tile: out[r][0..8) = bias[0..8) + sum_t a[t][r] * w[t][0..8) for the R rows of a packed
+ * block (a: [k][R] at ap, w: [k][8] at wp), written at out with a row stride of os floats. bias is
+ * a byte pointer to 8 floats, or 0 for none. ap and wp are advanced past the block.
+ */
+function tile(rows: number, fma: boolean, l: TileLocals): number[] {
+  const acc = Array.from({ length: rows * 2 }, (_, i) => l.v + i);
+  const [w0, w1, s, b0, b1] = [0, 1, 2, 3, 4].map((i) => l.v + rows * 2 + i);
+  const madd = (x: number, w: number) =>
+    fma
+      ? [...op.get(s), ...op.get(w), ...op.get(x), ...op.f32x4RelaxedMadd, ...op.set(x)]
+      : [...op.get(x), ...op.get(s), ...op.get(w), ...op.f32x4Mul, ...op.f32x4Add, ...op.set(x)];
+  const step: number[] = [...op.get(l.wp), ...op.loadOff(0), ...op.set(w0), ...op.get(l.wp), ...op.loadOff(16), ...op.set(w1)];
+  for (let r = 0; r < rows; r++) step.push(...op.get(l.ap), ...op.loadSplat(r * 4), ...op.set(s), ...madd(acc[2 * r], w0), ...madd(acc[2 * r + 1], w1));
+  return [
+    ...op.get(l.bias),
+    ...op.if, ...op.get(l.bias), ...op.loadOff(0), ...op.set(b0), ...op.get(l.bias), ...op.loadOff(16), ...op.set(b1),
+    ...op.else, ...op.v128Zero, ...op.set(b0), ...op.v128Zero, ...op.set(b1),
+    ...op.end,
+    ...acc.flatMap((x, i) => [...op.get(i % 2 ? b1 : b0), ...op.set(x)]),
+    ...op.get(l.k), ...op.set(l.t),
+    ...op.loop,
+    ...step,
+    ...op.get(l.ap), ...op.i32(rows * 4), ...op.i32Add, ...op.set(l.ap),
+    ...op.get(l.wp), ...op.i32(NR * 4), ...op.i32Add, ...op.set(l.wp),
+    ...op.get(l.t), ...op.i32(1), ...op.i32Sub, ...op.tee(l.t), ...op.brIf(0),
+    ...op.end,
+    ...Array.from({ length: rows }, (_, r) => [
+      ...op.get(l.out), ...op.get(l.os), ...op.i32(r * 4), ...op.i32Mul, ...op.i32Add, ...op.tee(l.t), ...op.get(acc[2 * r]), ...op.storeOff(0),
+      ...op.get(l.t), ...op.get(acc[2 * r + 1]), ...op.storeOff(16),
+    ]).flat(),
+  ];
+}
+
+/**
+ * gemmR(ap, w, out, k, strips, os, blocks, bias), R = 0..5: for each strip of the packed weight,
+ * `blocks` blocks of 6 packed rows and then one block of R rows (blocks of [k][6], then [k][R], one
+ * after another at ap): out rows at columns strip*8.. (row stride os floats); bias, if not 0, is
+ * the full bias row. Strips outside, blocks inside: a strip is read from memory once per call and
+ * stays in cache for every block of rows.
+ */
+function driverBody(rem: number, fma: boolean): number[] {
+  const [ap, w, out, k, strips, os, blocks, bias, s, b, wStrip, tap, twp, tout, tbias, t] = Array.from({ length: 16 }, (_, i) => i);
+  const v = 16;
+  // the block's packed rows, the strip, its output and bias pointers; then the tile
+  const block = (rows: number) => [
+    ...op.get(ap), ...op.get(b), ...op.get(k), ...op.i32Mul, ...op.i32(MR * 4), ...op.i32Mul, ...op.i32Add, ...op.set(tap),
+    ...op.get(wStrip), ...op.set(twp),
+    // out + (b * 6 * os + s * 8) * 4
+    ...op.get(out), ...op.get(b), ...op.i32(MR), ...op.i32Mul, ...op.get(os), ...op.i32Mul, ...op.get(s), ...op.i32(NR), ...op.i32Mul, ...op.i32Add, ...op.i32(2), ...op.i32Shl, ...op.i32Add, ...op.set(tout),
+    // bias ? bias + s * 32 : 0
+    ...op.get(bias), ...op.get(s), ...op.i32(NR * 4), ...op.i32Mul, ...op.i32Add, ...op.i32(0), ...op.get(bias), ...op.select, ...op.set(tbias),
+    ...tile(rows, fma, { ap: tap, wp: twp, out: tout, k, os, bias: tbias, t, v }),
+  ];
+  return forRange(s, strips, [
+    ...op.get(w), ...op.get(s), ...op.get(k), ...op.i32Mul, ...op.i32(NR * 4), ...op.i32Mul, ...op.i32Add, ...op.set(wStrip),
+    ...forRange(b, blocks, block(MR)),
+    // after the loop b == blocks: the remainder block
+    ...(rem > 0 ? [...op.get(blocks), ...op.set(b), ...block(rem)] : []),
+  ]);
+}
+
+/** Strips a one-row product takes at a time (gemv). */
+const GEMV_STRIPS = 4;
+
+/**
+ * gemv(ap, w, out, k, strips, os, blocks, bias): the same for one row (blocks 0, one row at ap),
+ * four strips at a time. One row through the 1-row tile is two chains of multiply-adds, so it
+ * waits on the FMA's latency; four strips give eight chains, and the product is bound by how fast
+ * the weight streams in, as a one-row product should be.
+ */
+function gemvBody(fma: boolean): number[] {
+  const [ap, w, out, k, strips, , , bias, s, t, tap, g, groups] = Array.from({ length: 13 }, (_, i) => i);
+  const wp = [13, 14, 15, 16];
+  const v = 17;
+  const acc = Array.from({ length: GEMV_STRIPS * 2 }, (_, i) => v + i);
+  const x = v + GEMV_STRIPS * 2;
+  const madd = (a: number, wAt: number, off: number) =>
+    fma
+      ? [...op.get(x), ...op.get(wAt), ...op.loadOff(off), ...op.get(a), ...op.f32x4RelaxedMadd, ...op.set(a)]
+      : [...op.get(a), ...op.get(x), ...op.get(wAt), ...op.loadOff(off), ...op.f32x4Mul, ...op.f32x4Add, ...op.set(a)];
+  const stripBytes = [...op.get(k), ...op.i32(NR * 4), ...op.i32Mul];
+  const group = [
+    // s = g * 4: the group's first strip; its pointers, one strip apart
+    ...op.get(g), ...op.i32(GEMV_STRIPS), ...op.i32Mul, ...op.set(s),
+    ...op.get(w), ...op.get(s), ...stripBytes, ...op.i32Mul, ...op.i32Add, ...op.set(wp[0]),
+    ...wp.slice(1).flatMap((p, j) => [...op.get(wp[j]), ...stripBytes, ...op.i32Add, ...op.set(p)]),
+    ...acc.flatMap((a, i) => [
+      ...op.get(bias),
+      ...op.if, ...op.get(bias), ...op.get(s), ...op.i32(NR * 4), ...op.i32Mul, ...op.i32Add, ...op.loadOff(i * 16), ...op.set(a),
+      ...op.else, ...op.v128Zero, ...op.set(a),
+      ...op.end,
+    ]),
+    ...op.get(ap), ...op.set(tap),
+    ...op.get(k), ...op.set(t),
+    ...op.loop,
+    ...op.get(tap), ...op.loadSplat(0), ...op.set(x),
+    ...wp.flatMap((p, j) => [...madd(acc[2 * j], p, 0), ...madd(acc[2 * j + 1], p, 16)]),
+    ...op.get(tap), ...op.i32(4), ...op.i32Add, ...op.set(tap),
+    ...wp.flatMap((p) => [...op.get(p), ...op.i32(NR * 4), ...op.i32Add, ...op.set(p)]),
+    ...op.get(t), ...op.i32(1), ...op.i32Sub, ...op.tee(t), ...op.brIf(0),
+    ...op.end,
+    // out + s * 32 .. : the four strips' 32 columns side by side
+    ...acc.flatMap((a, i) => [...op.get(out), ...op.get(s), ...op.i32(NR * 4), ...op.i32Mul, ...op.i32Add, ...op.get(a), ...op.storeOff(i * 16)]),
+  ];
+  return [
+    ...op.get(strips), ...op.i32(2), ...op.i32ShrU, ...op.set(groups), // whole groups of four
+    ...forRange(g, groups, group),
+  ];
+}
+
+/**
+ * The module: gemm0..gemm5 (functions 0..5, by the rows of the last block) and gemv (6, whole
+ * groups of four strips of one row; the caller runs the strips left over through gemm1); it
+ * imports env.memory.
+ */
+export function gemmModuleBytes(fma: boolean, shared: boolean): Uint8Array {
+  const rems = Array.from({ length: MR }, (_, i) => i);
+  // memory limits: a shared memory must declare its maximum (4 GiB, as tfjs-wasm's)
+  const limits = shared ? [0x03, 0x00, ...uleb(65536)] : [0x00, 0x00];
+  return Uint8Array.from([
+    ...HEADER,
+    ...section(1, vec([i32FnType(8)])),
+    ...section(2, vec([[...name('env'), ...name('memory'), 0x02, ...limits]])),
+    ...section(3, vec([...rems.map(() => [0x00]), [0x00]])),
+    ...section(7, vec([...rems.map((r) => [...name(`gemm${r}`), 0x00, ...uleb(r)]), [...name('gemv'), 0x00, ...uleb(MR)]])),
+    // locals: 8 i32 after the parameters, then the tile's v128s (the widest tile: 6 rows)
+    ...section(10, vec([
+      ...rems.map((r) => funcBody([[8, I32], [MR * 2 + 5, V128]], driverBody(r, fma))),
+      funcBody([[9, I32], [GEMV_STRIPS * 2 + 1, V128]], gemvBody(fma)),
+    ])),
+  ]);
+}
+
+// f32x4.relaxed_madd on three parameters: whether this engine has relaxed SIMD.
+const RELAXED_PROBE = Uint8Array.from([
+  ...HEADER,
+  ...section(1, vec([[0x60, 3, V128, V128, V128, 1, V128]])),
+  ...section(3, vec([[0x00]])),
+  ...section(10, vec([funcBody([], [...op.get(0), ...op.get(1), ...op.get(2), ...op.f32x4RelaxedMadd])])),
+]);
+
+/** Whether this engine compiles relaxed SIMD (the kernel then multiplies with FMA). */
+export function hasRelaxedSimd(): boolean {
+  try {
+    return WebAssembly.validate(RELAXED_PROBE);
+  } catch {
+    return false;
+  }
+}
+
+type Driver = (ap: number, w: number, out: number, k: number, strips: number, os: number, blocks: number, bias: number) => void;
+
+interface WasmModuleLike {
+  asm: { memory: WebAssembly.Memory };
+  _malloc(bytes: number): number;
+  _free(ptr: number): void;
+  tfjs: { getThreadsCount?: () => number };
+}
+
+interface TensorInfoLike {
+  dataId: object;
+  shape: number[];
+  dtype: tf.DataType;
+}
+
+export interface WasmBackendLike {
+  wasm: WasmModuleLike;
+  makeOutput(shape: number[], dtype: tf.DataType): TensorInfoLike;
+  typedArrayFromHeap(t: TensorInfoLike): Float32Array | Int32Array | Uint8Array;
+  disposeData(dataId: object, force?: boolean): boolean;
+}
+
+interface Packed {
+  ptr: number;
+  k: number;
+  n: number;
+}
+
+/** The kernel bound to one tfjs-wasm backend instance (its heap), with the packed weights it made. */
+export class WasmGemm {
+  /** the compiled kernels, with FMA and without (the second made only if asked for) */
+  private readonly drivers = new Map<boolean, Driver[]>();
+  private readonly packed = new Map<object, Packed>();
+  private scratch = { ptr: 0, floats: 0 };
+  /** products run (for tests: which products came here) */
+  products = 0;
+
+  private constructor(private readonly backend: WasmBackendLike, readonly fma: boolean) {
+    this.kernels(fma);
+    // A weight's packed copy goes when its last reference does.
+    const dispose = backend.disposeData.bind(backend);
+    backend.disposeData = (dataId: object, force?: boolean) => {
+      const done = dispose(dataId, force);
+      if (done) this.forget(dataId);
+      return done;
+    };
+  }
+
+  private static readonly perBackend = new WeakMap<object, WasmGemm | null>();
+
+  /**
+   * The kernel for this backend, or null where XNNPACK should keep the products: a threaded
+   * tfjs-wasm (all cores), or an engine without wasm SIMD.
+   */
+  static for(backend: WasmBackendLike, opts: { fma?: boolean } = {}): WasmGemm | null {
+    let g = WasmGemm.perBackend.get(backend);
+    if (g === undefined) {
+      const threads = backend.wasm.tfjs.getThreadsCount?.() ?? 1;
+      g = null;
+      if (threads <= 1 && backend.wasm.asm?.memory instanceof WebAssembly.Memory) {
+        try {
+          g = new WasmGemm(backend, opts.fma ?? hasRelaxedSimd());
+        } catch {
+          g = null; // no wasm SIMD: XNNPACK's scalar build does the products
+        }
+      }
+      WasmGemm.perBackend.set(backend, g);
+    }
+    return g;
+  }
+
+  private kernels(fma: boolean): Driver[] {
+    let d = this.drivers.get(fma);
+    if (!d) {
+      const memory = this.backend.wasm.asm.memory;
+      const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+      const instance = new WebAssembly.Instance(new WebAssembly.Module(gemmModuleBytes(fma, shared) as Uint8Array<ArrayBuffer>), { env: { memory } });
+      d = [...Array.from({ length: MR }, (_, r) => instance.exports[`gemm${r}`] as unknown as Driver), instance.exports.gemv as unknown as Driver];
+      this.drivers.set(fma, d);
+    }
+    return d;
+  }
+
+  /** Floats of packed weights held (for tests: disposed weights must give theirs back). */
+  get packedFloats(): number {
+    let n = 0;
+    for (const p of this.packed.values()) n += Math.ceil(p.n / NR) * NR * p.k;
+    return n;
+  }
+
+  private forget(dataId: object): void {
+    const p = this.packed.get(dataId);
+    if (!p) return;
+    this.packed.delete(dataId);
+    this.backend.wasm._free(p.ptr);
+  }
+
+  private malloc(floats: number, what: string): number {
+    // unsigned: the heap grows past 2 GiB at the published size
+    const ptr = this.backend.wasm._malloc(floats * 4) >>> 0;
+    if (!ptr) throw new RangeError(`matMul: the wasm heap has no room for ${what} (${((floats * 4) / 1e6).toFixed(1)} MB): the model does not fit one wasm instance, use tensor parallelism (tp) or a smaller batch`);
+    return ptr;
+  }
+
+  /** The packed copy of weight b [K, N], made at its first product. */
+  private packedOf(b: TensorInfoLike, k: number, n: number): Packed {
+    let p = this.packed.get(b.dataId);
+    if (p) return p;
+    const strips = Math.ceil(n / NR);
+    const ptr = this.malloc(strips * k * NR, `the packed copy of a [${k}, ${n}] weight`);
+    const src = this.backend.typedArrayFromHeap(b) as Float32Array;
+    const dst = new Float32Array(this.backend.wasm.asm.memory.buffer, ptr, strips * k * NR);
+    for (let s = 0; s < strips; s++) {
+      const c0 = s * NR;
+      const width = Math.min(NR, n - c0);
+      let o = s * k * NR;
+      for (let t = 0; t < k; t++, o += NR) {
+        const row = t * n + c0;
+        for (let c = 0; c < width; c++) dst[o + c] = src[row + c];
+        for (let c = width; c < NR; c++) dst[o + c] = 0;
+      }
+    }
+    p = { ptr, k, n };
+    this.packed.set(b.dataId, p);
+    return p;
+  }
+
+  private scratchPtr(floats: number): number {
+    if (this.scratch.floats < floats) {
+      if (this.scratch.ptr) this.backend.wasm._free(this.scratch.ptr);
+      this.scratch = { ptr: 0, floats: 0 };
+      this.scratch = { ptr: this.malloc(floats, 'the product scratch'), floats };
+    }
+    return this.scratch.ptr;
+  }
+
+  /** out [rows, n] = a [rows, k] @ b [k, n] (+ bias [n]), all float32 tensors of this backend. */
+  matMul(a: TensorInfoLike, b: TensorInfoLike, bias: TensorInfoLike | null, rows: number, k: number, n: number, outShape: number[], fma = this.fma): TensorInfoLike {
+    const drivers = this.kernels(fma);
+    this.products++;
+    const w = this.packedOf(b, k, n);
+    const out = this.backend.makeOutput(outShape, 'float32');
+    const chunk = Math.max(MR, Math.floor(CHUNK_FLOATS / k / MR) * MR);
+    const full = Math.floor(n / NR);
+    const tail = n - full * NR;
+    // scratch: the packed chunk of rows, then (for a partial last strip) its [chunk][8] outputs and 8 bias floats
+    const aFloats = Math.min(chunk, rows) * k;
+    const base = this.scratchPtr(aFloats + (tail ? Math.min(chunk, rows) * NR + NR : 0));
+    const tailOut = base + aFloats * 4;
+    const tailBias = tailOut + Math.min(chunk, rows) * NR * 4;
+    // Views after every allocation (an allocation may grow the heap and detach older views).
+    const heap = new Float32Array(this.backend.wasm.asm.memory.buffer);
+    const aAt = (this.backend.typedArrayFromHeap(a) as Float32Array).byteOffset >>> 2;
+    const outAt = (this.backend.typedArrayFromHeap(out) as Float32Array).byteOffset;
+    const biasAt = bias ? (this.backend.typedArrayFromHeap(bias) as Float32Array).byteOffset : 0;
+    if (tail && bias) {
+      for (let c = 0; c < NR; c++) heap[(tailBias >>> 2) + c] = c < tail ? heap[(biasAt >>> 2) + full * NR + c] : 0;
+    }
+    const pa = base >>> 2;
+    for (let r0 = 0; r0 < rows; r0 += chunk) {
+      const mc = Math.min(chunk, rows - r0);
+      const blocks = Math.floor(mc / MR);
+      const rem = mc - blocks * MR;
+      // pack: block b holds rows r0 + b*MR .. as [k][MR]; the remainder block [k][rem]
+      for (let blk = 0; blk <= blocks; blk++) {
+        const height = blk < blocks ? MR : rem;
+        const dst = pa + blk * MR * k;
+        for (let r = 0; r < height; r++) {
+          const src = aAt + (r0 + blk * MR + r) * k;
+          for (let t = 0; t < k; t++) heap[dst + t * height + r] = heap[src + t];
+        }
+      }
+      const run = (wAt: number, strips: number, at: number, os: number, biasPtr: number) => {
+        let done = 0;
+        if (mc === 1 && strips >= GEMV_STRIPS) {
+          done = strips - (strips % GEMV_STRIPS);
+          drivers[MR](base, wAt, at, k, done, os, 0, biasPtr);
+        }
+        if (done < strips) drivers[rem](base, wAt + done * k * NR * 4, at + done * NR * 4, k, strips - done, os, blocks, biasPtr && biasPtr + done * NR * 4);
+      };
+      if (full > 0) run(w.ptr, full, outAt + r0 * n * 4, n, biasAt);
+      if (tail) {
+        run(w.ptr + full * k * NR * 4, 1, tailOut, NR, bias ? tailBias : 0);
+        for (let r = 0; r < mc; r++) {
+          const o = (outAt >>> 2) + (r0 + r) * n + full * NR;
+          const s = (tailOut >>> 2) + r * NR;
+          for (let c = 0; c < tail; c++) heap[o + c] = heap[s + c];
+        }
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,192 @@
+// The wasm dense-product kernel that replaces tfjs-backend-wasm's _FusedMatMul (src/wasm_gemm.ts):
+// every output against a float64 product over row counts around its 6-row blocks and its row
+// chunks, column counts around its 8-column strips, with and without bias, FMA and not; that
+// tf.fused.matMul on wasm is routed to it, that the packed weights go with the weight tensors, and
+// that the products it does not take still come out right.
+import './helpers/platform';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend, setBackendLogger } from '../src/backend';
+import { WasmBackendLike, WasmGemm, hasRelaxedSimd } from '../src/wasm_gemm';
+import { matMulKernelSetting } from '../src/wasm_kernels';
+
+setBackendLogger(() => {});
+
+/** Deterministic values in [-1, 1) (a small LCG), so every run checks the same products. */
+function values(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+/**
+ * The largest error of `got` against the float64 product, in units of the float32 bound for a
+ * chain of k multiply-adds (k * 2^-24 * sum |a||b| + |bias| * 2^-24): at most 1 when right.
+ */
+function worstError(got: Float32Array, a: Float32Array, b: Float32Array, bias: Float32Array | null, m: number, k: number, n: number): number {
+  let worst = 0;
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let exact = bias ? bias[j] : 0;
+      let mag = bias ? Math.abs(bias[j]) : 0;
+      for (let t = 0; t < k; t++) {
+        exact += a[i * k + t] * b[t * n + j];
+        mag += Math.abs(a[i * k + t] * b[t * n + j]);
+      }
+      const bound = (k + 1) * 2 ** -24 * mag + 1e-30;
+      worst = Math.max(worst, Math.abs(got[i * n + j] - exact) / bound);
+    }
+  }
+  return worst;
+}
+
+function gemmOf(): WasmGemm {
+  const g = WasmGemm.for(tf.backend() as unknown as WasmBackendLike);
+  if (!g) throw new Error('no wasm gemm on this backend');
+  return g;
+}
+
+const shapes: [number, number, number][] = [
+  [1, 1, 1],
+  [1, 3, 5],
+  [1, 64, 64], // one row: four strips at a time
+  [1, 1024, 40], // ... and one strip left over
+  [1, 17, 33],
+  [5, 17, 8],
+  [6, 8, 16],
+  [7, 64, 9],
+  [12, 33, 24],
+  [13, 5, 7],
+  [16, 1024, 40],
+  [17, 100, 15],
+  [130, 1024, 12], // more rows than one chunk (126 rows of k = 1024)
+  [3, 2048, 33],
+];
+
+test('tf.fused.matMul on wasm (our kernel) matches the float64 product, with and without bias', async () => {
+  await initBackend('wasm');
+  expect(gemmOf()).toBeDefined();
+  for (const [m, k, n] of shapes) {
+    for (const withBias of [true, false]) {
+      const a = values(m * k, m * 7 + k);
+      const b = values(k * n, n * 13 + k);
+      const bias = withBias ? values(n, n + 5) : null;
+      const got = tf.tidy(() => tf.fused.matMul({ a: tf.tensor2d(a, [m, k]), b: tf.tensor2d(b, [k, n]), bias: bias ? tf.tensor1d(bias) : undefined }).dataSync() as Float32Array);
+      expect({ shape: [m, k, n], withBias, worst: worstError(got, a, b, bias, m, k, n) <= 1 }).toEqual({ shape: [m, k, n], withBias, worst: true });
+    }
+  }
+});
+
+test('the products are ours, and a weight\'s packed copy goes when the weight is disposed', async () => {
+  await initBackend('wasm');
+  const g = gemmOf();
+  const before = { tensors: tf.memory().numTensors, packed: g.packedFloats };
+  const w = tf.tensor2d(values(64 * 20, 3), [64, 20]);
+  const x = tf.tensor2d(values(4 * 64, 4), [4, 64]);
+  tf.fused.matMul({ a: x, b: w }).dispose();
+  expect(g.packedFloats - before.packed).toBe(64 * 24); // three strips of 8 columns
+  tf.fused.matMul({ a: x, b: w }).dispose(); // the same weight: packed once
+  expect(g.packedFloats - before.packed).toBe(64 * 24);
+  w.dispose();
+  x.dispose();
+  expect({ tensors: tf.memory().numTensors, packed: g.packedFloats }).toEqual(before);
+});
+
+test('a weight shared by a reshape keeps its packed copy until its last reference goes', async () => {
+  await initBackend('wasm');
+  const g = gemmOf();
+  const before = g.packedFloats;
+  const wData = values(8 * 8, 9);
+  const w = tf.tensor2d(wData, [8, 8]);
+  const same = tf.reshape(w, [8, 8]) as tf.Tensor2D;
+  const x = tf.ones([2, 8]) as tf.Tensor2D;
+  tf.fused.matMul({ a: x, b: w }).dispose();
+  w.dispose();
+  expect(g.packedFloats - before).toBe(64);
+  const y = tf.fused.matMul({ a: x, b: same });
+  const got = Array.from(y.dataSync());
+  const colSums = Array.from({ length: 8 }, (_, j) => wData.filter((_, i) => i % 8 === j));
+  got.forEach((v, i) => expect(v).toBeCloseTo(colSums[i % 8].reduce((s, t) => s + t, 0), 5));
+  tf.dispose([y, same, x]);
+  expect(g.packedFloats).toBe(before);
+});
+
+test('products it does not take (transposes, activations, batches of weights) go to tfjs-wasm and are right', async () => {
+  await initBackend('wasm');
+  const g = gemmOf();
+  const [m, k, n] = [5, 12, 7];
+  const a = values(m * k, 1);
+  const b = values(k * n, 2);
+  const bT = new Float32Array(n * k);
+  for (let t = 0; t < k; t++) for (let j = 0; j < n; j++) bT[j * k + t] = b[t * n + j];
+  const ours = g.products;
+  const got = tf.tidy(() => tf.fused.matMul({ a: tf.tensor2d(a, [m, k]), b: tf.tensor2d(bT, [n, k]), transposeB: true }).dataSync() as Float32Array);
+  expect(worstError(got, a, b, null, m, k, n)).toBeLessThanOrEqual(1);
+  const relu = tf.tidy(() => tf.fused.matMul({ a: tf.tensor2d(a, [m, k]), b: tf.tensor2d(b, [k, n]), activation: 'relu' }).dataSync() as Float32Array);
+  const batched = tf.tidy(() => tf.fused.matMul({ a: tf.tensor3d(values(2 * m * k, 5), [2, m, k]), b: tf.tensor3d(values(2 * k * n, 6), [2, k, n]) }).shape);
+  expect(batched).toEqual([2, m, n]);
+  expect(g.products).toBe(ours);
+  const plain = tf.tidy(() => tf.fused.matMul({ a: tf.tensor2d(a, [m, k]), b: tf.tensor2d(b, [k, n]) }).dataSync() as Float32Array);
+  expect(g.products).toBe(ours + 1);
+  // tfjs-wasm's product rounds each multiply-add twice, ours once with FMA: equal to ~1e-6
+  relu.forEach((v, i) => expect(v).toBeCloseTo(Math.max(plain[i], 0), 5));
+});
+
+test('with and without FMA the kernel gives products within the float32 bound', async () => {
+  await initBackend('wasm');
+  const backend = tf.backend() as unknown as WasmBackendLike;
+  const g = gemmOf();
+  for (const fma of hasRelaxedSimd() ? [true, false] : [false]) {
+    for (const [m, k, n] of [[16, 256, 20], [7, 31, 9]] as const) {
+      const a = values(m * k, 11);
+      const b = values(k * n, 12);
+      const bias = values(n, 13);
+      const [ta, tb, tbias] = [tf.tensor3d(a, [1, m, k]), tf.tensor3d(b, [1, k, n]), tf.tensor1d(bias)];
+      const info = g.matMul(ta, tb, tbias, m, k, n, [1, m, n], fma);
+      const got = Float32Array.from(backend.typedArrayFromHeap(info) as Float32Array);
+      backend.disposeData(info.dataId);
+      expect({ fma, shape: [m, k, n], ok: worstError(got, a, b, bias, m, k, n) <= 1 }).toEqual({ fma, shape: [m, k, n], ok: true });
+      tf.dispose([ta, tb, tbias]);
+    }
+  }
+});
+
+test('CLVP_MATMUL: auto by default, simd or xnnpack when set, and a clear error otherwise', () => {
+  const saved = process.env.CLVP_MATMUL;
+  try {
+    delete process.env.CLVP_MATMUL;
+    expect(matMulKernelSetting()).toBe('auto');
+    process.env.CLVP_MATMUL = 'xnnpack';
+    expect(matMulKernelSetting()).toBe('xnnpack');
+    process.env.CLVP_MATMUL = 'fast';
+    expect(() => matMulKernelSetting()).toThrow(/CLVP_MATMUL must be auto, simd or xnnpack, got 'fast'/);
+  } finally {
+    if (saved === undefined) delete process.env.CLVP_MATMUL;
+    else process.env.CLVP_MATMUL = saved;
+  }
+});
+
+test('products on tensors past 2 GiB of heap (the published model\'s) are right', async () => {
+  await initBackend('wasm');
+  // Fill the heap past 2 GiB, so that what is allocated next has addresses with the top bit set.
+  const filler = tf.zeros([560_000_000]);
+  try {
+    const [m, k, n] = [7, 40, 13];
+    const a = values(m * k, 21);
+    const b = values(k * n, 22);
+    const bias = values(n, 23);
+    const ta = tf.tensor2d(a, [m, k]);
+    const tb = tf.tensor2d(b, [k, n]);
+    const tbias = tf.tensor1d(bias);
+    const heapAt = (t: tf.Tensor) => (tf.backend() as unknown as WasmBackendLike).typedArrayFromHeap(t as never).byteOffset;
+    expect(heapAt(ta)).toBeGreaterThan(2 ** 31);
+    const got = tf.tidy(() => tf.fused.matMul({ a: ta, b: tb, bias: tbias }).dataSync() as Float32Array);
+    expect(worstError(got, a, b, bias, m, k, n)).toBeLessThanOrEqual(1);
+    tf.dispose([ta, tb, tbias]);
+  } finally {
+    filler.dispose();
+  }
+});
