@@ -119,8 +119,8 @@ function ownProduct(args: KernelArgs, fma: boolean | undefined): tf.TensorInfo |
 /** Swap in the kernels (once per thread, after tfjs-backend-wasm registered its own). */
 export function installWasmKernels(): void {
   if (installed) return;
+  const matMul = matMulKernelSetting(); // a bad setting throws before anything is replaced
   installed = true;
-  const matMul = matMulKernelSetting();
   if (matMul !== 'xnnpack') replace(tf._FusedMatMul, (original) => (args) => ownProduct(args, matMul === 'simd' ? false : undefined) ?? original(args));
   replace(tf.Slice, (original) => (args) => {
     const x = args.inputs.x as WasmTensorInfo;
