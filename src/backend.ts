@@ -23,6 +23,9 @@ export const setBackendLogger = setLogger;
 
 export class BackendError extends Error {}
 
+/** A backend option or setting names a backend that is unknown, or not available here: the user's to fix. */
+export class BackendSettingError extends BackendError {}
+
 /** The GPU device under the backend was lost: its tensors, the model's weights among them, are gone. */
 export class BackendLostError extends BackendError {}
 
@@ -80,7 +83,7 @@ function parseBackend(name: string, source: string): BackendName {
   const n = name.trim().toLowerCase();
   if (n === 'tensorflow' || n === 'node' || n === 'tfjs-node' || n === 'cuda' || n === 'gpu') return 'tensorflow';
   if ((BACKENDS as readonly string[]).includes(n)) return n as BackendName;
-  throw new BackendError(`${source}: unknown backend '${name}' (expected one of ${BACKENDS.join(', ')}, or auto)`);
+  throw new BackendSettingError(`${source}: unknown backend '${name}' (expected one of ${BACKENDS.join(', ')}, or auto)`);
 }
 
 /** Switch to `name`; a description for the log, or the reason it is not available. */
@@ -136,7 +139,7 @@ export async function initBackend(requested?: string): Promise<BackendName> {
     }
     const r = await trySetBackend(name);
     if (!r.ok) {
-      if (want) throw new BackendError(`backend '${want}': ${r.why}`);
+      if (want) throw new BackendSettingError(`backend '${want}': ${r.why}`);
       tried.push(`${name}: ${r.why}`);
       continue;
     }

@@ -100,7 +100,8 @@ export function matMulKernelSetting(): MatMulKernel {
   const v = hasPlatform() ? platform().env('CLVP_MATMUL') : undefined;
   if (v === undefined || v === '' || v === 'auto') return 'auto';
   if (v === 'simd' || v === 'xnnpack') return v;
-  throw new Error(`CLVP_MATMUL must be auto, simd or xnnpack, got '${v}'`);
+  // a RangeError: a setting the user got wrong (the CLI reports it as such)
+  throw new RangeError(`CLVP_MATMUL must be auto, simd or xnnpack, got '${v}'`);
 }
 
 /** a [batch, M, K] @ b [1, K, N] (+ bias [N]) with no transposes or activation: what Linear runs. */

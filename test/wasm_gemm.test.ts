@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, setBackendLogger } from '../src/backend';
 import { WasmBackendLike, WasmGemm, hasRelaxedSimd } from '../src/wasm_gemm';
 import { matMulKernelSetting } from '../src/wasm_kernels';
+import { isUserError } from '../src/cli/errors';
 
 setBackendLogger(() => {});
 
@@ -163,6 +164,13 @@ test('CLVP_MATMUL: auto by default, simd or xnnpack when set, and a clear error 
     expect(matMulKernelSetting()).toBe('xnnpack');
     process.env.CLVP_MATMUL = 'fast';
     expect(() => matMulKernelSetting()).toThrow(/CLVP_MATMUL must be auto, simd or xnnpack, got 'fast'/);
+    let err: unknown;
+    try {
+      matMulKernelSetting();
+    } catch (e) {
+      err = e;
+    }
+    expect(isUserError(err)).toBe(true); // the CLI prints it as the user's to fix, not as an internal error
   } finally {
     if (saved === undefined) delete process.env.CLVP_MATMUL;
     else process.env.CLVP_MATMUL = saved;

@@ -15,6 +15,7 @@ import { ModelFolderError } from '../io/folder';
 import { HubError } from '../io/hub';
 import { WeightLoadError } from '../models/weights';
 import { ParallelismError } from '../runtime/parallelism';
+import { BackendSettingError } from '../backend';
 
 /** Where commands write. Tests pass string sinks; the real CLI passes process.stdout/stderr. */
 export interface CliIO {
@@ -54,6 +55,7 @@ const USER_ERRORS = [
   ByteSourceError,
   ParallelismError,
   HubError,
+  BackendSettingError,
 ];
 
 const USER_ERRNO = new Set(['ENOENT', 'EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'EEXIST', 'ENOSPC', 'EROFS']);

@@ -144,6 +144,9 @@ describe('clvp (in-process)', () => {
     expect((await run('convert', 'a', 'b', '--shard-size', 'lots')).err).toMatch(/bad size 'lots'/);
     expect((await run('convert', 'only-one')).code).toBe(2);
     expect((await run('frobnicate')).code).toBe(2);
+
+    const backend = await run('generate', '--backend', 'bogus', '--text', 'Hello.', '--voice', path.join(ROOT, 'examples/voice.wav'));
+    expect(backend).toMatchObject({ code: 2, err: "clvp: backend option: unknown backend 'bogus' (expected one of tensorflow, webgpu, wasm, webgl, cpu, or auto)\n" });
   });
 });
 
