@@ -12,8 +12,9 @@ export const WASM_WORKING_BYTES = 512 * 1024 ** 2;
 
 /**
  * Bytes an instance holding `parameters` needs on wasm: every weight matrix is held twice, once as
- * the tensor and once packed inside the XNNPACK operator tfjs-wasm caches for it (measured: 840 MB
- * of weights grew the heap by 907 MB after one matmul each), plus working memory.
+ * the tensor and once packed for the products (by our kernel, wasm_gemm.ts, or by the XNNPACK
+ * operator tfjs-wasm caches for it where XNNPACK multiplies; measured with XNNPACK: 840 MB of
+ * weights grew the heap by 907 MB after one matmul each), plus working memory.
  */
 export function wasmFootprintBytes(parameters: number): number {
   return 2 * parameters * 4 + WASM_WORKING_BYTES;
@@ -27,11 +28,13 @@ export function maxTensorParallel(c: ClvpConfig): number {
 /**
  * From this decoder width on, N workers decode faster than one instance even when the model fits
  * it; below it the barrier of every block costs more than the split products save. Measured with
- * bench:decode on 2 vCPUs, one instance against 2 workers in the same run, ms/step ratio at batch 16
- * (the main job's candidates) / batch 1: hidden 128 (3 layers) 1.03 / 1.44; hidden 512 (6 layers)
- * 0.67 / 0.89; hidden 1024, 4 layers 0.79 / 1.23, 30 layers 0.58 / 0.47.
+ * bench:decode on 2 vCPUs (a 2 GHz Xeon), one instance against 2 workers in the same run, ms/step
+ * ratio at batch 16 (the main job's candidates) / batch 1, with our product kernel: hidden 128
+ * (3 layers) 1.91 / 5.89; hidden 512 (6 layers) 1.02, 0.81, 1.00 / 1.71, 1.39, 1.86 in three runs;
+ * hidden 768 (6 layers) 0.48 / 0.94; hidden 1024, 4 layers 0.60 / 0.78. (With XNNPACK's slower
+ * products 512 already gained: 0.67 / 0.89.)
  */
-export const TP_FASTER_FROM_HIDDEN = 512;
+export const TP_FASTER_FROM_HIDDEN = 768;
 
 export class ParallelismError extends Error {}
 
@@ -91,7 +94,7 @@ export function chooseTensorParallel(
   if (need > WASM_HEAP_BYTES) throw new ParallelismError(`a ${gb(params * 4)} model needs ${gb(need)} per wasm instance even over ${tp} tensor-parallel workers; install @tensorflow/tfjs-node`);
   return {
     tp,
-    reason: `tensor parallelism over ${tp} wasm workers: the ${gb(params * 4)} model needs ${gb(whole)} with XNNPACK's packed weights, over one 4 GiB wasm heap; ~${gb(need)} per worker${tp > cores ? ` (more workers than the ${cores} cores, to fit)` : ''}`,
+    reason: `tensor parallelism over ${tp} wasm workers: the ${gb(params * 4)} model needs ${gb(whole)} with the packed copies its products use, over one 4 GiB wasm heap; ~${gb(need)} per worker${tp > cores ? ` (more workers than the ${cores} cores, to fit)` : ''}`,
     heapBytesPerRank: need,
   };
 }

@@ -34,7 +34,7 @@ export async function startRuntime(source: ModelSource, opts: StartOptions): Pro
   if (choice.tp > 1) {
     const started = await TensorParallelRuntime.start(source, { tp: choice.tp, backend: opts.backend, onProgress: opts.onProgress, faults: opts.faults });
     const heaps = (await started.runtime.memory()).map((m) => m.heapBytes);
-    if (opts.log && heaps.every((h) => h !== null)) opts.log(`clvp-tfjs: loaded; wasm heap per worker ${heaps.map((h) => `${(h! / 1e9).toFixed(2)} GB`).join(', ')} (XNNPACK packs each weight matrix again at its first product)`);
+    if (opts.log && heaps.every((h) => h !== null)) opts.log(`clvp-tfjs: loaded; wasm heap per worker ${heaps.map((h) => `${(h! / 1e9).toFixed(2)} GB`).join(', ')} (each weight matrix is packed again at its first product)`);
     return started;
   }
   if (source.kind === 'random') return { runtime: new LocalRuntime(new ClvpModules(config, new RandomInitSource(source.seed, undefined, SINGLE_RANK)), opts.backend), generationConfig: null };
