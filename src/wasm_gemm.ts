@@ -17,9 +17,9 @@
 // and is freed when the weight tensor is disposed. The left side is packed per call into blocks of
 // 6 rows, each [K][6], so a tile reads one broadcast float per row and two vectors of the strip per
 // step of K. For each strip the kernel runs every row block of a chunk of rows that fits in L2, so
-// a strip is read from memory once per chunk. A single row goes four strips at a time (gemv). Every output is one chain of multiply-adds in the
-// order of K, started from its bias, as XNNPACK's are; with FMA each step rounds once instead of
-// twice.
+// a strip is read from memory once per chunk. A single row goes four strips at a time (gemv).
+// Every output is one chain of multiply-adds in the order of K, started from its bias, as
+// XNNPACK's are; with FMA each step rounds once instead of twice.
 //
 // Used only where tfjs-wasm runs single-threaded (Node, and pages without cross-origin isolation):
 // a threaded XNNPACK uses every core, this kernel one.
@@ -228,7 +228,8 @@ interface Packed {
 export class WasmGemm {
   /** the compiled kernels, with FMA and without (the second made only if asked for) */
   private readonly drivers = new Map<boolean, Driver[]>();
-  private readonly packed = new Map<object, Packed>();
+  /** by the weight's data: a reshape shares the data under another [K, N], so one copy per shape */
+  private readonly packed = new Map<object, Packed[]>();
   private scratch = { ptr: 0, floats: 0 };
   /** products run (for tests: which products came here) */
   products = 0;
@@ -282,15 +283,15 @@ export class WasmGemm {
   /** Floats of packed weights held (for tests: disposed weights must give theirs back). */
   get packedFloats(): number {
     let n = 0;
-    for (const p of this.packed.values()) n += Math.ceil(p.n / NR) * NR * p.k;
+    for (const copies of this.packed.values()) for (const p of copies) n += Math.ceil(p.n / NR) * NR * p.k;
     return n;
   }
 
   private forget(dataId: object): void {
-    const p = this.packed.get(dataId);
-    if (!p) return;
+    const copies = this.packed.get(dataId);
+    if (!copies) return;
     this.packed.delete(dataId);
-    this.backend.wasm._free(p.ptr);
+    for (const p of copies) this.backend.wasm._free(p.ptr);
   }
 
   private malloc(floats: number, what: string): number {
@@ -302,8 +303,9 @@ export class WasmGemm {
 
   /** The packed copy of weight b [K, N], made at its first product. */
   private packedOf(b: TensorInfoLike, k: number, n: number): Packed {
-    let p = this.packed.get(b.dataId);
-    if (p) return p;
+    const copies = this.packed.get(b.dataId) ?? [];
+    const made = copies.find((c) => c.k === k && c.n === n);
+    if (made) return made;
     const strips = Math.ceil(n / NR);
     const ptr = this.malloc(strips * k * NR, `the packed copy of a [${k}, ${n}] weight`);
     const src = this.backend.typedArrayFromHeap(b) as Float32Array;
@@ -318,15 +320,15 @@ export class WasmGemm {
         for (let c = width; c < NR; c++) dst[o + c] = 0;
       }
     }
-    p = { ptr, k, n };
-    this.packed.set(b.dataId, p);
+    const p = { ptr, k, n };
+    this.packed.set(b.dataId, [...copies, p]);
     return p;
   }
 
   private scratchPtr(floats: number): number {
     if (this.scratch.floats < floats) {
       if (this.scratch.ptr) this.backend.wasm._free(this.scratch.ptr);
-      this.scratch = { ptr: 0, floats: 0 };
+      this.scratch = { ptr: 0, floats: 0 }; // freed: not held if the next malloc throws
       this.scratch = { ptr: this.malloc(floats, 'the product scratch'), floats };
     }
     return this.scratch.ptr;

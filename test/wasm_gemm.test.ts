@@ -115,6 +115,24 @@ test('a weight shared by a reshape keeps its packed copy until its last referenc
   expect(g.packedFloats).toBe(before);
 });
 
+test('a weight reshaped to another [K, N] is packed again for that shape, not read through the first', async () => {
+  await initBackend('wasm');
+  const g = gemmOf();
+  const before = g.packedFloats;
+  const wData = values(6 * 10, 31);
+  const w = tf.tensor2d(wData, [6, 10]);
+  const other = tf.reshape(w, [10, 6]) as tf.Tensor2D; // the same data
+  const a6 = values(3 * 6, 32);
+  const a10 = values(3 * 10, 33);
+  const y1 = tf.tidy(() => tf.fused.matMul({ a: tf.tensor2d(a6, [3, 6]), b: w }).dataSync() as Float32Array);
+  const y2 = tf.tidy(() => tf.fused.matMul({ a: tf.tensor2d(a10, [3, 10]), b: other }).dataSync() as Float32Array);
+  expect(worstError(y1, a6, wData, null, 3, 6, 10)).toBeLessThanOrEqual(1);
+  expect(worstError(y2, a10, wData, null, 3, 10, 6)).toBeLessThanOrEqual(1);
+  expect(g.packedFloats - before).toBe(6 * 16 + 10 * 8);
+  tf.dispose([w, other]);
+  expect(g.packedFloats).toBe(before);
+});
+
 test('products it does not take (transposes, activations, batches of weights) go to tfjs-wasm and are right', async () => {
   await initBackend('wasm');
   const g = gemmOf();
