@@ -24,7 +24,7 @@
 // Used only where tfjs-wasm runs single-threaded (Node, and pages without cross-origin isolation):
 // a threaded XNNPACK uses every core, this kernel one.
 import * as tf from '@tensorflow/tfjs-core';
-import { HEADER, I32, V128, forRange, funcBody, i32FnType, name, op, section, uleb, vec } from './layers/wasm_binary';
+import { HEADER, I32, V128, forRange, funcBody, hasRelaxedSimd, i32FnType, madd, name, op, section, uleb, vec } from './layers/wasm_binary';
 
 /** Rows of a tile (register blocking: 6 rows x 2 vectors = 12 accumulators of x64's 16 registers). */
 const MR = 6;
@@ -53,12 +53,9 @@ interface TileLocals {
 function tile(rows: number, fma: boolean, l: TileLocals): number[] {
   const acc = Array.from({ length: rows * 2 }, (_, i) => l.v + i);
   const [w0, w1, s, b0, b1] = [0, 1, 2, 3, 4].map((i) => l.v + rows * 2 + i);
-  const madd = (x: number, w: number) =>
-    fma
-      ? [...op.get(s), ...op.get(w), ...op.get(x), ...op.f32x4RelaxedMadd, ...op.set(x)]
-      : [...op.get(x), ...op.get(s), ...op.get(w), ...op.f32x4Mul, ...op.f32x4Add, ...op.set(x)];
+  const mac = (x: number, w: number) => [...madd(fma, s, w, x), ...op.set(x)];
   const step: number[] = [...op.get(l.wp), ...op.loadOff(0), ...op.set(w0), ...op.get(l.wp), ...op.loadOff(16), ...op.set(w1)];
-  for (let r = 0; r < rows; r++) step.push(...op.get(l.ap), ...op.loadSplat(r * 4), ...op.set(s), ...madd(acc[2 * r], w0), ...madd(acc[2 * r + 1], w1));
+  for (let r = 0; r < rows; r++) step.push(...op.get(l.ap), ...op.loadSplat(r * 4), ...op.set(s), ...mac(acc[2 * r], w0), ...mac(acc[2 * r + 1], w1));
   return [
     ...op.get(l.bias),
     ...op.if, ...op.get(l.bias), ...op.loadOff(0), ...op.set(b0), ...op.get(l.bias), ...op.loadOff(16), ...op.set(b1),
@@ -179,22 +176,7 @@ export function gemmModuleBytes(fma: boolean, shared: boolean): Uint8Array {
   ]);
 }
 
-// f32x4.relaxed_madd on three parameters: whether this engine has relaxed SIMD.
-const RELAXED_PROBE = Uint8Array.from([
-  ...HEADER,
-  ...section(1, vec([[0x60, 3, V128, V128, V128, 1, V128]])),
-  ...section(3, vec([[0x00]])),
-  ...section(10, vec([funcBody([], [...op.get(0), ...op.get(1), ...op.get(2), ...op.f32x4RelaxedMadd])])),
-]);
-
-/** Whether this engine compiles relaxed SIMD (the kernel then multiplies with FMA). */
-export function hasRelaxedSimd(): boolean {
-  try {
-    return WebAssembly.validate(RELAXED_PROBE);
-  } catch {
-    return false;
-  }
-}
+export { hasRelaxedSimd };
 
 type Driver = (ap: number, w: number, out: number, k: number, strips: number, os: number, blocks: number, bias: number) => void;
 

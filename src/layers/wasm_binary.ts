@@ -97,6 +97,27 @@ export const op = {
   f32x4RelaxedMadd: [0xfd, ...uleb(0x105)],
 };
 
+/** acc + x * y on three v128 locals, left on the stack: fused (one rounding) with `fma`, else a multiply then an add. */
+export const madd = (fma: boolean, x: number, y: number, acc: number): number[] =>
+  fma ? [...op.get(x), ...op.get(y), ...op.get(acc), ...op.f32x4RelaxedMadd] : [...op.get(acc), ...op.get(x), ...op.get(y), ...op.f32x4Mul, ...op.f32x4Add];
+
+// f32x4.relaxed_madd on three parameters: whether this engine has relaxed SIMD.
+const RELAXED_PROBE = Uint8Array.from([
+  ...HEADER,
+  ...section(1, vec([[0x60, 3, V128, V128, V128, 1, V128]])),
+  ...section(3, vec([[0x00]])),
+  ...section(10, vec([funcBody([], [...op.get(0), ...op.get(1), ...op.get(2), ...op.f32x4RelaxedMadd])])),
+]);
+
+/** Whether this engine compiles relaxed SIMD (the kernels then multiply-add with FMA). */
+export function hasRelaxedSimd(): boolean {
+  try {
+    return WebAssembly.validate(RELAXED_PROBE);
+  } catch {
+    return false;
+  }
+}
+
 /** `for (x = 0; x < limit; x += step) body`, with x and limit locals; body may not branch out. */
 export function forRange(x: number, limit: number, body: number[], step = 1): number[] {
   return [

@@ -1,9 +1,12 @@
 // The attention kernels against a float64 reference: every size class the dispatch in
-// AttentionKernels picks between (four keys at a time and the tail, 32-column bands, 16- and
-// 4-float loops), strided rows, and accumulation into an output.
+// AttentionKernels picks between (pairs of queries and the odd one, four keys at a time and the
+// tail, 8-, 4- and 1-vector output passes, 16- and 4-float loops), strided rows, and accumulation
+// into an output; with FMA (relaxed SIMD, where the engine has it) and without.
+import { hasRelaxedSimd } from '../../src/layers/wasm_binary';
 import { AttentionKernels } from '../../src/layers/wasm_attention';
 
-const K = AttentionKernels.get();
+describe.each(hasRelaxedSimd() ? [true, false] : [false])('attention kernels (FMA %s)', (fma) => {
+  const K = AttentionKernels.create(fma);
 
 function rand(n: number, seed: number): Float32Array {
   let s = seed >>> 0;
@@ -28,12 +31,13 @@ function expectClose(got: Float32Array, want: Float64Array, scale: number) {
   expect(worst).toBeLessThan(2e-5 * scale);
 }
 
-describe('attention kernels', () => {
+  it('is the arithmetic asked for', () => expect(K.fma).toBe(fma));
   afterAll(() => expect(K.used).toBe(0));
 
   const shapes: [number, number, number][] = [
     // [nq, nk, d]
     [1, 1, 64], [1, 3, 64], [1, 4, 64], [1, 401, 64], [3, 7, 16], [16, 100, 64], [2, 9, 32], [2, 5, 8], [1, 6, 4], [4, 13, 48], [1, 0, 64],
+    [5, 33, 64], [2, 4, 16], [3, 402, 96], [7, 8, 32], [3, 5, 12], [1, 9, 16],
   ];
 
   it.each(shapes)('scores of %i queries over %i keys of %i features, strided', (nq, nk, d) => {
