@@ -9,7 +9,8 @@
 // the kernels needed are two loops, so they are written here, directly in the wasm binary format.
 //
 // The module owns its memory (its own address space, beside tfjs-wasm's 4 GiB heap), where the KV
-// caches live (kv_cache.ts). Two kernels, both on float32 with f32x4 arithmetic:
+// caches live (kv_cache.ts). Two products, each in a few size classes, on float32 with f32x4
+// arithmetic (fused multiply-adds where the engine has relaxed SIMD), and a softmax:
 //   scores(q, k, out, nq, nk, d, qs, ks, os):   out[i*os + j] = sum_t q[i*qs + t] * k[j*ks + t]
 //   context(p, v, out, nq, nk, d, ps, vs, os, acc): out[i*os + t] (+)= sum_j p[i*ps + j] * v[j*vs + t]
 // Pointers are byte offsets into the module's memory, strides and sizes in floats; d % 4 == 0.
@@ -58,6 +59,9 @@ function loadAt(base: number, offset: number): number[] {
 /** i8x16.shuffle of two v128 by 32-bit lanes (0..3 from the first, 4..7 from the second). */
 const shuffle32 = (lanes: number[]) => [0xfd, 0x0d, ...lanes.flatMap((l) => [0, 1, 2, 3].map((b) => l * 4 + b))];
 
+/** A stride in floats, as bytes (on the stack). */
+const rowBytes = (stride: number) => [...op.get(stride), ...op.i32(2), ...op.i32Shl];
+
 /** Leaves on the stack the four horizontal sums of accumulators a..d, as one vector [sum a, sum b, sum c, sum d]. */
 function sum4(acc: number[], t0: number, t1: number): number[] {
   // [a0 a1 a2 a3], [b..] -> [a0+a1, b0+b1, a2+a3, b2+b3] (the same for c, d) -> [(a0+a1)+(a2+a3), ...]
@@ -95,7 +99,6 @@ function scoresTileBody(queries: 1 | 2, fma: boolean): number[] {
     }
   }
   const step = (x: number) => [...op.get(x), ...op.i32(64), ...op.i32Add, ...op.set(x)];
-  const rowBytes = (stride: number) => [...op.get(stride), ...op.i32(2), ...op.i32Shl];
   const tile = [
     ...acc.flat().flatMap((x) => [...op.v128Zero, ...op.set(x)]),
     ...addr(q, i, qs), ...op.set(qp[0]),
@@ -134,7 +137,6 @@ function contextTileBody(queries: 1 | 2, width: number, fma: boolean): number[] 
   const acc = Array.from({ length: queries }, (_, a) => Array.from({ length: width }, (_, u) => 19 + a * width + u));
   const w = pp.map((_, a) => 19 + queries * width + a);
   const vv = 19 + queries * (width + 1);
-  const rowBytes = (stride: number) => [...op.get(stride), ...op.i32(2), ...op.i32Shl];
   const perValue = [
     ...pp.flatMap((x, a) => [...op.get(x), ...op.loadSplat(0), ...op.set(w[a]), ...op.get(x), ...op.i32(4), ...op.i32Add, ...op.set(x)]),
     ...Array.from({ length: width }, (_, u) => [
@@ -237,7 +239,7 @@ function kernelBodies(fma: boolean): Array<{ name: string; type: 0 | 1 | 2; loca
   ];
 }
 
-export function moduleBytes(fma: boolean): Uint8Array {
+function moduleBytes(fma: boolean): Uint8Array {
   const kernels = kernelBodies(fma);
   const bytes = [
     ...HEADER,
