@@ -104,6 +104,9 @@ async function ensureModel(): Promise<void> {
     rankStepMs,
     peakRssMB: peakRssMB(),
     heapMBPerInstance: mem.map((m) => (m.heapBytes === null ? null : Math.round(m.heapBytes / 1e6))),
+    kvCachePeakMBPerInstance: mem.map((m) => Math.round(m.kvCachePeakBytes / 1e6)),
+    // The issue's bound: 1.3 x (the fp32 weights + the packed copy the products read) plus the caches.
+    peakRssBoundMB: (1.3 * 2 * 4 * countParameters(model.config)) / 1e6 + mem.reduce((n, m) => n + m.kvCachePeakBytes, 0) / 1e6,
     bestScore: result.candidates[0].score,
   };
   if (json) {
@@ -123,7 +126,9 @@ async function ensureModel(): Promise<void> {
     ['job without load (s)', report.jobSeconds.toFixed(0)],
     ['total (s)', report.totalSeconds.toFixed(0)],
     ['peak RSS (MB)', report.peakRssMB.toFixed(0)],
+    ['  bound: 1.3 x (fp32 weights + packed copies) + KV caches (MB)', report.peakRssBoundMB.toFixed(0)],
     ['wasm heap per instance (MB)', report.heapMBPerInstance.join(', ')],
+    ['KV caches at their largest, per instance (MB)', report.kvCachePeakMBPerInstance.join(', ')],
   ];
   const w = Math.max(...rows.map((r) => r[0].length));
   console.log(rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n'));

@@ -8,6 +8,7 @@ import '../src/platform/node_install';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, setBackendLogger } from '../src/backend';
 import { WasmBackendLike, WasmGemm, hasRelaxedSimd } from '../src/wasm_gemm';
+import { originalWasmKernel } from '../src/wasm_kernels';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -21,6 +22,8 @@ interface Shape {
   m: number;
   k: number;
   n: number;
+  /** a product of two activations (tf.matMul): ours packs the right side at every call */
+  perCall?: boolean;
 }
 
 const shapes: Shape[] = [];
@@ -34,6 +37,9 @@ for (const m of [1, 16]) {
   );
 }
 shapes.push(
+  // attention's products of one head (the right side is not a weight: packed at every product)
+  { what: 'encoder attention, q k^T of a head', m: 502, k: 64, n: 502, perCall: true },
+  { what: 'encoder attention, probs v of a head', m: 502, k: 502, n: 64, perCall: true },
   { what: 'encoder q_proj, 2008 rows', m: 2008, k: 768, n: 384 },
   { what: 'encoder fc1, 2008 rows', m: 2008, k: 768, n: 1536 },
   { what: 'encoder fc2, 2008 rows', m: 2008, k: 768, n: 768 },
@@ -48,16 +54,18 @@ const median = (x: number[]) => x.slice().sort((a, b) => a - b)[Math.floor(x.len
   const gemm = WasmGemm.for(backend);
   if (!gemm) throw new Error('bench:matmul: our kernel is not available on this wasm backend (threaded tfjs-wasm, or no wasm SIMD)');
   const fma = hasRelaxedSimd();
-  const variants: { name: string; run: (a: tf.Tensor2D, w: tf.Tensor2D) => void }[] = [
-    // tf.matMul is BatchMatMul, which tfjs-wasm sends to XNNPACK for these products (ours replaces _FusedMatMul only)
-    { name: 'xnnpack', run: (a, w) => tf.matMul(a, w).dispose() },
-    { name: 'ours, no FMA', run: (a, w) => ourProduct(a, w, false) },
-    ...(fma ? [{ name: 'ours, FMA', run: (a: tf.Tensor2D, w: tf.Tensor2D) => ourProduct(a, w, true) }] : []),
+  // tfjs-wasm's BatchMatMul (which we replace too) sends one-entry products to XNNPACK
+  const xnnpack = originalWasmKernel(tf.BatchMatMul);
+  if (!xnnpack) throw new Error('bench:matmul: tfjs-wasm\'s BatchMatMul was not found');
+  const variants: { name: string; run: (a: tf.Tensor2D, w: tf.Tensor2D, perCall: boolean) => void }[] = [
+    { name: 'xnnpack', run: (a, w) => backend.disposeData((xnnpack({ inputs: { a, b: w }, attrs: { transposeA: false, transposeB: false }, backend }) as tf.TensorInfo).dataId) },
+    { name: 'ours, no FMA', run: (a, w, perCall) => ourProduct(a, w, false, perCall) },
+    ...(fma ? [{ name: 'ours, FMA', run: (a: tf.Tensor2D, w: tf.Tensor2D, perCall: boolean) => ourProduct(a, w, true, perCall) }] : []),
   ];
-  function ourProduct(a: tf.Tensor2D, w: tf.Tensor2D, withFma: boolean): void {
+  function ourProduct(a: tf.Tensor2D, w: tf.Tensor2D, withFma: boolean, perCall: boolean): void {
     const [m, k] = a.shape;
     const n = w.shape[1];
-    const info = gemm!.matMul(a, w, null, m, k, n, [m, n], withFma);
+    const info = perCall ? gemm!.batchMatMul(a, w, 1, 1, m, k, n, false, [m, n], withFma) : gemm!.matMul(a, w, null, m, k, n, [m, n], withFma);
     backend.disposeData(info.dataId);
   }
   const rows: { what: string; m: number; k: number; n: number; ms: Record<string, number>; gflops: Record<string, number> }[] = [];
@@ -71,7 +79,7 @@ const median = (x: number[]) => x.slice().sort((a, b) => a - b)[Math.floor(x.len
     for (let r = 0; r < n + count; r++) {
       variants.forEach((v, i) => {
         const t0 = performance.now();
-        v.run(a, ws[r % count]);
+        v.run(a, ws[r % count], !!s.perCall);
         // the first pass over the weights packs them (both kernels do): not timed
         if (r >= count) times[i].push(performance.now() - t0);
       });

@@ -21,10 +21,14 @@
 // Every output is one chain of multiply-adds in the order of K, started from its bias, as
 // XNNPACK's are; with FMA each step rounds once instead of twice.
 //
+// Attention's products (tf.matMul: q k^T and probs v, every head of every row in one call) go
+// through the same tiles; their right side is no weight, so each entry's is packed into scratch
+// at every product, B^T read straight from its [N, K] layout.
+//
 // Used only where tfjs-wasm runs single-threaded (Node, and pages without cross-origin isolation):
 // a threaded XNNPACK uses every core, this kernel one.
 import * as tf from '@tensorflow/tfjs-core';
-import { HEADER, I32, V128, forRange, funcBody, hasRelaxedSimd, i32FnType, madd, name, op, section, uleb, vec } from './layers/wasm_binary';
+import { HEADER, I32, V128, addr, forRange, funcBody, hasRelaxedSimd, i32FnType, madd, name, op, section, uleb, vec } from './layers/wasm_binary';
 
 /** Rows of a tile (register blocking: 6 rows x 2 vectors = 12 accumulators of x64's 16 registers). */
 const MR = 6;
@@ -154,9 +158,30 @@ function gemvBody(fma: boolean): number[] {
 }
 
 /**
- * The module: gemm0..gemm5 (functions 0..5, by the rows of the last block) and gemv (6, whole
- * groups of four strips of one row; the caller runs the strips left over through gemm1); it
- * imports env.memory.
+ * copy2d(src, dst, n1, n2, ss1, ss2, ds1, ds2): dst[i*ds1 + j*ds2] = src[i*ss1 + j*ss2] for
+ * i < n1, j < n2 (byte pointers, strides in floats). Every packing is one of these: a block of
+ * left-side rows into [K][rows], a weight's 8 columns into a strip [K][8], or 8 rows of a
+ * transposed right side into one. In JS the same loops took ~3 ns a float, which for attention's
+ * [T, T] probabilities came to a third of the product's time.
+ */
+function copy2dBody(): number[] {
+  const [src, dst, n1, n2, ss1, ss2, ds1, ds2, i, j, sp, dp] = Array.from({ length: 12 }, (_, x) => x);
+  const bytes = (stride: number) => [...op.get(stride), ...op.i32(2), ...op.i32Shl];
+  return forRange(i, n1, [
+    ...addr(src, i, ss1), ...op.set(sp),
+    ...addr(dst, i, ds1), ...op.set(dp),
+    ...forRange(j, n2, [
+      ...op.get(dp), ...op.get(sp), ...op.f32Load, ...op.f32Store,
+      ...op.get(sp), ...bytes(ss2), ...op.i32Add, ...op.set(sp),
+      ...op.get(dp), ...bytes(ds2), ...op.i32Add, ...op.set(dp),
+    ]),
+  ]);
+}
+
+/**
+ * The module: gemm0..gemm5 (functions 0..5, by the rows of the last block), gemv (6, whole
+ * groups of four strips of one row; the caller runs the strips left over through gemm1) and
+ * copy2d (7); it imports env.memory.
  */
 export function gemmModuleBytes(fma: boolean, shared: boolean): Uint8Array {
   const rems = Array.from({ length: MR }, (_, i) => i);
@@ -166,19 +191,26 @@ export function gemmModuleBytes(fma: boolean, shared: boolean): Uint8Array {
     ...HEADER,
     ...section(1, vec([i32FnType(8)])),
     ...section(2, vec([[...name('env'), ...name('memory'), 0x02, ...limits]])),
-    ...section(3, vec([...rems.map(() => [0x00]), [0x00]])),
-    ...section(7, vec([...rems.map((r) => [...name(`gemm${r}`), 0x00, ...uleb(r)]), [...name('gemv'), 0x00, ...uleb(MR)]])),
+    ...section(3, vec([...rems.map(() => [0x00]), [0x00], [0x00]])),
+    ...section(7, vec([...rems.map((r) => [...name(`gemm${r}`), 0x00, ...uleb(r)]), [...name('gemv'), 0x00, ...uleb(MR)], [...name('copy2d'), 0x00, ...uleb(MR + 1)]])),
     // locals: 8 i32 after the parameters, then the tile's v128s (the widest tile: 6 rows)
     ...section(10, vec([
       ...rems.map((r) => funcBody([[8, I32], [MR * 2 + 5, V128]], driverBody(r, fma))),
       funcBody([[9, I32], [GEMV_STRIPS * 2 + 1, V128]], gemvBody(fma)),
+      funcBody([[4, I32]], copy2dBody()),
     ])),
   ]);
 }
 
 export { hasRelaxedSimd };
 
-type Driver = (ap: number, w: number, out: number, k: number, strips: number, os: number, blocks: number, bias: number) => void;
+/** gemmR / gemv (ap, w, out, k, strips, os, blocks, bias), and copy2d (src, dst, n1, n2, ss1, ss2, ds1, ds2): eight i32s each */
+type Driver = (a0: number, a1: number, a2: number, a3: number, a4: number, a5: number, a6: number, a7: number) => void;
+
+interface Kernels {
+  drivers: Driver[];
+  copy2d: Driver;
+}
 
 interface WasmModuleLike {
   asm: { memory: WebAssembly.Memory };
@@ -209,10 +241,11 @@ interface Packed {
 /** The kernel bound to one tfjs-wasm backend instance (its heap), with the packed weights it made. */
 export class WasmGemm {
   /** the compiled kernels, with FMA and without (the second made only if asked for) */
-  private readonly drivers = new Map<boolean, Driver[]>();
+  private readonly drivers = new Map<boolean, Kernels>();
   /** by the weight's data: a reshape shares the data under another [K, N], so one copy per shape */
   private readonly packed = new Map<object, Packed[]>();
   private scratch = { ptr: 0, floats: 0 };
+  private rightScratch = { ptr: 0, floats: 0 };
   /** products run (for tests: which products came here) */
   products = 0;
 
@@ -250,13 +283,16 @@ export class WasmGemm {
     return g;
   }
 
-  private kernels(fma: boolean): Driver[] {
+  private kernels(fma: boolean): Kernels {
     let d = this.drivers.get(fma);
     if (!d) {
       const memory = this.backend.wasm.asm.memory;
       const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
       const instance = new WebAssembly.Instance(new WebAssembly.Module(gemmModuleBytes(fma, shared) as Uint8Array<ArrayBuffer>), { env: { memory } });
-      d = [...Array.from({ length: MR }, (_, r) => instance.exports[`gemm${r}`] as unknown as Driver), instance.exports.gemv as unknown as Driver];
+      d = {
+        drivers: [...Array.from({ length: MR }, (_, r) => instance.exports[`gemm${r}`] as unknown as Driver), instance.exports.gemv as unknown as Driver],
+        copy2d: instance.exports.copy2d as unknown as Driver,
+      };
       this.drivers.set(fma, d);
     }
     return d;
@@ -288,23 +324,28 @@ export class WasmGemm {
     const copies = this.packed.get(b.dataId) ?? [];
     const made = copies.find((c) => c.k === k && c.n === n);
     if (made) return made;
-    const strips = Math.ceil(n / NR);
-    const ptr = this.malloc(strips * k * NR, `the packed copy of a [${k}, ${n}] weight`);
-    const src = this.backend.typedArrayFromHeap(b) as Float32Array;
-    const dst = new Float32Array(this.backend.wasm.asm.memory.buffer, ptr, strips * k * NR);
-    for (let s = 0; s < strips; s++) {
-      const c0 = s * NR;
-      const width = Math.min(NR, n - c0);
-      let o = s * k * NR;
-      for (let t = 0; t < k; t++, o += NR) {
-        const row = t * n + c0;
-        for (let c = 0; c < width; c++) dst[o + c] = src[row + c];
-        for (let c = width; c < NR; c++) dst[o + c] = 0;
-      }
-    }
+    const ptr = this.malloc(Math.ceil(n / NR) * k * NR, `the packed copy of a [${k}, ${n}] weight`);
+    this.packStrips((this.backend.typedArrayFromHeap(b) as Float32Array).byteOffset, ptr, k, n, false);
     const p = { ptr, k, n };
     this.packed.set(b.dataId, [...copies, p]);
     return p;
+  }
+
+  /**
+   * Strips [K][8] at dst (byte pointer) of the right side at src: [K, N] row-major, or with
+   * `transposed` [N, K] (a product with B^T, as attention's q k^T). A last partial strip is padded with zeros.
+   */
+  private packStrips(src: number, dst: number, k: number, n: number, transposed: boolean): void {
+    const { copy2d } = this.kernels(this.fma);
+    const strips = Math.ceil(n / NR);
+    if (n % NR) new Float32Array(this.backend.wasm.asm.memory.buffer, dst + (strips - 1) * k * NR * 4, k * NR).fill(0);
+    for (let s = 0; s < strips; s++) {
+      const width = Math.min(NR, n - s * NR);
+      const to = dst + s * k * NR * 4;
+      // row t of the strip takes columns s*8.. of B's row t; transposed, column c takes B's row s*8+c
+      if (transposed) copy2d(src + s * NR * k * 4, to, width, k, k, 1, 1, NR);
+      else copy2d(src + s * NR * 4, to, k, width, n, 1, NR, 1);
+    }
   }
 
   private scratchPtr(floats: number): number {
@@ -316,29 +357,73 @@ export class WasmGemm {
     return this.scratch.ptr;
   }
 
+  private rightScratchPtr(floats: number): number {
+    if (this.rightScratch.floats < floats) {
+      if (this.rightScratch.ptr) this.backend.wasm._free(this.rightScratch.ptr);
+      this.rightScratch = { ptr: 0, floats: 0 };
+      this.rightScratch = { ptr: this.malloc(floats, 'the packed right side of a product'), floats };
+    }
+    return this.rightScratch.ptr;
+  }
+
   /** out [rows, n] = a [rows, k] @ b [k, n] (+ bias [n]), all float32 tensors of this backend. */
   matMul(a: TensorInfoLike, b: TensorInfoLike, bias: TensorInfoLike | null, rows: number, k: number, n: number, outShape: number[], fma = this.fma): TensorInfoLike {
-    const drivers = this.kernels(fma);
     this.products++;
     const w = this.packedOf(b, k, n);
     const out = this.backend.makeOutput(outShape, 'float32');
-    const chunk = Math.max(MR, Math.floor(CHUNK_FLOATS / k / MR) * MR);
+    // Byte offsets, read after every allocation is made (they stay valid when the heap grows).
+    const at = (t: TensorInfoLike) => (this.backend.typedArrayFromHeap(t) as Float32Array).byteOffset;
+    this.scratchFor(rows, k, n);
+    this.product(fma, at(a), w.ptr, bias ? at(bias) : 0, rows, k, n, at(out));
+    return out;
+  }
+
+  /**
+   * out [batch, m, n] = a [batch, m, k] @ b [batch or 1, k, n] (b [.., n, k] with `transposeB`):
+   * attention's products, each entry's right side packed into scratch for it (they are not weights).
+   */
+  batchMatMul(a: TensorInfoLike, b: TensorInfoLike, batch: number, bBatch: number, m: number, k: number, n: number, transposeB: boolean, outShape: number[], fma = this.fma): TensorInfoLike {
+    this.products++;
+    const out = this.backend.makeOutput(outShape, 'float32');
+    if (batch * m * n === 0) return out;
+    const packed = this.rightScratchPtr(Math.ceil(n / NR) * NR * k);
+    this.scratchFor(m, k, n);
+    const at = (t: TensorInfoLike) => (this.backend.typedArrayFromHeap(t) as Float32Array).byteOffset;
+    const [aAt, bAt, outAt] = [at(a), at(b), at(out)];
+    for (let e = 0; e < batch; e++) {
+      if (e < bBatch) this.packStrips(bAt + e * k * n * 4, packed, k, n, transposeB);
+      this.product(fma, aAt + e * m * k * 4, packed, 0, m, k, n, outAt + e * m * n * 4);
+    }
+    return out;
+  }
+
+  private chunkRows(k: number): number {
+    return Math.max(MR, Math.floor(CHUNK_FLOATS / k / MR) * MR);
+  }
+
+  /** Scratch for a product of `rows` left rows: the packed chunk, then (for a partial last strip) its [chunk][8] outputs and 8 bias floats. */
+  private scratchFor(rows: number, k: number, n: number): number {
+    const mc = Math.min(this.chunkRows(k), rows);
+    return this.scratchPtr(mc * k + (n % NR ? mc * NR + NR : 0));
+  }
+
+  /**
+   * The product over packed strips at wAt (byte pointers throughout; the scratch already made by
+   * scratchFor): rows of a are packed chunk by chunk, and each chunk runs every strip.
+   */
+  private product(fma: boolean, aAt: number, wAt: number, biasAt: number, rows: number, k: number, n: number, outAt: number): void {
+    const { drivers, copy2d } = this.kernels(fma);
+    const chunk = this.chunkRows(k);
     const full = Math.floor(n / NR);
     const tail = n - full * NR;
-    // scratch: the packed chunk of rows, then (for a partial last strip) its [chunk][8] outputs and 8 bias floats
+    const base = this.scratch.ptr;
     const aFloats = Math.min(chunk, rows) * k;
-    const base = this.scratchPtr(aFloats + (tail ? Math.min(chunk, rows) * NR + NR : 0));
     const tailOut = base + aFloats * 4;
     const tailBias = tailOut + Math.min(chunk, rows) * NR * 4;
-    // Views after every allocation (an allocation may grow the heap and detach older views).
     const heap = new Float32Array(this.backend.wasm.asm.memory.buffer);
-    const aAt = (this.backend.typedArrayFromHeap(a) as Float32Array).byteOffset >>> 2;
-    const outAt = (this.backend.typedArrayFromHeap(out) as Float32Array).byteOffset;
-    const biasAt = bias ? (this.backend.typedArrayFromHeap(bias) as Float32Array).byteOffset : 0;
-    if (tail && bias) {
+    if (tail && biasAt) {
       for (let c = 0; c < NR; c++) heap[(tailBias >>> 2) + c] = c < tail ? heap[(biasAt >>> 2) + full * NR + c] : 0;
     }
-    const pa = base >>> 2;
     for (let r0 = 0; r0 < rows; r0 += chunk) {
       const mc = Math.min(chunk, rows - r0);
       const blocks = Math.floor(mc / MR);
@@ -346,30 +431,25 @@ export class WasmGemm {
       // pack: block b holds rows r0 + b*MR .. as [k][MR]; the remainder block [k][rem]
       for (let blk = 0; blk <= blocks; blk++) {
         const height = blk < blocks ? MR : rem;
-        const dst = pa + blk * MR * k;
-        for (let r = 0; r < height; r++) {
-          const src = aAt + (r0 + blk * MR + r) * k;
-          for (let t = 0; t < k; t++) heap[dst + t * height + r] = heap[src + t];
-        }
+        if (height) copy2d(aAt + (r0 + blk * MR) * k * 4, base + blk * MR * k * 4, height, k, k, 1, 1, height);
       }
-      const run = (wAt: number, strips: number, at: number, os: number, biasPtr: number) => {
+      const run = (w: number, strips: number, to: number, os: number, biasPtr: number) => {
         let done = 0;
         if (mc === 1 && strips >= GEMV_STRIPS) {
           done = strips - (strips % GEMV_STRIPS);
-          drivers[MR](base, wAt, at, k, done, os, 0, biasPtr);
+          drivers[MR](base, w, to, k, done, os, 0, biasPtr);
         }
-        if (done < strips) drivers[rem](base, wAt + done * k * NR * 4, at + done * NR * 4, k, strips - done, os, blocks, biasPtr && biasPtr + done * NR * 4);
+        if (done < strips) drivers[rem](base, w + done * k * NR * 4, to + done * NR * 4, k, strips - done, os, blocks, biasPtr && biasPtr + done * NR * 4);
       };
-      if (full > 0) run(w.ptr, full, outAt + r0 * n * 4, n, biasAt);
+      if (full > 0) run(wAt, full, outAt + r0 * n * 4, n, biasAt);
       if (tail) {
-        run(w.ptr + full * k * NR * 4, 1, tailOut, NR, bias ? tailBias : 0);
+        run(wAt + full * k * NR * 4, 1, tailOut, NR, biasAt ? tailBias : 0);
         for (let r = 0; r < mc; r++) {
           const o = (outAt >>> 2) + (r0 + r) * n + full * NR;
-          const s = (tailOut >>> 2) + r * NR;
-          for (let c = 0; c < tail; c++) heap[o + c] = heap[s + c];
+          const t = (tailOut >>> 2) + r * NR;
+          for (let c = 0; c < tail; c++) heap[o + c] = heap[t + c];
         }
       }
     }
-    return out;
   }
 }

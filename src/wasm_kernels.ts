@@ -1,6 +1,6 @@
 // Slice, SplitV and row gathers (GatherV2 on axis 0) for tfjs-backend-wasm without a copy of the
-// whole input per output, or a loop per element; dense products (_FusedMatMul) in our own kernel
-// (wasm_gemm.ts says why).
+// whole input per output, or a loop per element; dense and batched products (_FusedMatMul,
+// BatchMatMul) in our own kernel (wasm_gemm.ts says why).
 //
 // Why: tfjs-backend-wasm 4.22's Slice starts with readSync(x), which copies the entire input out
 // of the heap, and its SplitV calls that Slice once per piece. Splitting 24 heads of [502, 64]
@@ -16,6 +16,7 @@
 // Other axes and batch dimensions go to the kernel replaced.
 import * as tf from '@tensorflow/tfjs-core';
 import { hasPlatform, platform } from './platform/platform';
+import { setBatchedProductsNative } from './layers/batched_matmul';
 import { WasmBackendLike as GemmBackend, WasmGemm } from './wasm_gemm';
 
 interface WasmTensorInfo {
@@ -63,10 +64,18 @@ function sliceInto(backend: WasmBackendLike, x: WasmTensorInfo, begin: number[],
   return out;
 }
 
+/** tfjs-wasm's own kernels we replaced, by name (for benchmarks that compare against them). */
+const originals = new Map<string, KernelFn>();
+
+export function originalWasmKernel(name: string): KernelFn | undefined {
+  return originals.get(name);
+}
+
 function replace(name: string, make: (original: KernelFn) => KernelFn): void {
   const k = tf.getKernel(name, 'wasm');
   if (!k) return;
   const original = k.kernelFunc as unknown as KernelFn;
+  originals.set(name, original);
   tf.unregisterKernel(name, 'wasm');
   // The setup (binding the C function the original calls) runs when the backend starts: keep it.
   tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: make(original) as unknown as tf.KernelFunc, setupFunc: k.setupFunc, disposeFunc: k.disposeFunc });
@@ -117,12 +126,39 @@ function ownProduct(args: KernelArgs, fma: boolean | undefined): tf.TensorInfo |
   return gemm ? (gemm.matMul(a, b, bias ?? null, batch * m, k, n, [batch, m, n]) as tf.TensorInfo) : null;
 }
 
+/**
+ * a [..., M, K] @ b [..., K, N] (b [..., N, K] with transposeB), both batched alike or b a single
+ * matrix: attention's products, every entry in one call. tfjs-wasm runs a batch of more than one
+ * entry through a scalar loop and sends one-entry products to XNNPACK.
+ */
+function ownBatchProduct(args: KernelArgs): tf.TensorInfo | null {
+  const { a, b } = args.inputs as Record<string, WasmTensorInfo | undefined>;
+  const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
+  if (!a || !b || a.dtype !== 'float32' || b.dtype !== 'float32' || transposeA || a.shape.length < 2 || b.shape.length < 2) return null;
+  const [m, k] = a.shape.slice(-2);
+  const [bk, n] = transposeB ? b.shape.slice(-2).reverse() : b.shape.slice(-2);
+  const lead = a.shape.slice(0, -2);
+  const bLead = b.shape.slice(0, -2);
+  const batch = tf.util.sizeFromShape(lead);
+  const bBatch = tf.util.sizeFromShape(bLead);
+  const sameLead = lead.length === bLead.length && lead.every((d, i) => d === bLead[i]);
+  // anything else (broadcast batch dimensions, a shape error) goes to tfjs-wasm, which says what is wrong
+  if (bk !== k || !(sameLead || (bBatch === 1 && bLead.length <= lead.length)) || k === 0) return null;
+  const gemm = WasmGemm.for(args.backend as GemmBackend);
+  return gemm ? (gemm.batchMatMul(a, b, batch, bBatch, m, k, n, !!transposeB, [...lead, m, n]) as tf.TensorInfo) : null;
+}
+
 /** Swap in the kernels (once per thread, after tfjs-backend-wasm registered its own). */
 export function installWasmKernels(): void {
   if (installed) return;
   const matMul = matMulKernelSetting(); // a bad setting throws before anything is replaced
   installed = true;
-  if (matMul !== 'xnnpack') replace(tf._FusedMatMul, (original) => (args) => ownProduct(args, matMul === 'simd' ? false : undefined) ?? original(args));
+  if (matMul !== 'xnnpack') {
+    replace(tf._FusedMatMul, (original) => (args) => ownProduct(args, matMul === 'simd' ? false : undefined) ?? original(args));
+    replace(tf.BatchMatMul, (original) => (args) => ownBatchProduct(args) ?? original(args));
+    // Batched products are then one fast call however many entries: no need to split them.
+    setBatchedProductsNative(() => tf.getBackend() === 'wasm' && WasmGemm.for(tf.backend() as unknown as GemmBackend) !== null);
+  }
   replace(tf.Slice, (original) => (args) => {
     const x = args.inputs.x as WasmTensorInfo;
     if (x.dtype === 'string') return original(args);

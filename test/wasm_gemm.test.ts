@@ -133,6 +133,47 @@ test('a weight reshaped to another [K, N] is packed again for that shape, not re
   expect(g.packedFloats).toBe(before);
 });
 
+test('tf.matMul on wasm (attention\'s batched products) is ours for every entry, B^T and a broadcast b included', async () => {
+  await initBackend('wasm');
+  const g = gemmOf();
+  // [lead, m, k, n, transposeB, b's lead]: entries around the 6-row blocks and 8-column strips,
+  // q k^T as attention asks for it, one b for every entry, and plain 2-D products
+  const cases: [number[], number, number, number, boolean, number[]][] = [
+    [[2, 3], 13, 16, 21, true, [2, 3]],
+    [[4], 7, 33, 8, false, [4]],
+    [[3], 6, 64, 64, true, [3]],
+    [[5], 1, 24, 40, false, [5]],
+    [[2, 2], 9, 10, 17, false, [1, 1]],
+    [[], 11, 12, 9, true, []],
+  ];
+  for (const [lead, m, k, n, transposeB, bLead] of cases) {
+    const batch = lead.reduce((x, y) => x * y, 1);
+    const bBatch = bLead.reduce((x, y) => x * y, 1);
+    const a = values(batch * m * k, m + k);
+    const b = values(bBatch * k * n, n + k);
+    const stored = transposeB ? new Float32Array(b.length) : b;
+    if (transposeB) for (let e = 0; e < bBatch; e++) for (let t = 0; t < k; t++) for (let j = 0; j < n; j++) stored[e * k * n + j * k + t] = b[e * k * n + t * n + j];
+    const ours = g.products;
+    const y = tf.tidy(() => {
+      const out = tf.matMul(tf.tensor(a, [...lead, m, k]), tf.tensor(stored, [...bLead, ...(transposeB ? [n, k] : [k, n])]), false, transposeB);
+      return { shape: out.shape, data: out.dataSync() as Float32Array };
+    });
+    expect(y.shape).toEqual([...lead, m, n]);
+    expect(g.products).toBe(ours + 1); // one call for all the entries
+    let worst = 0;
+    for (let e = 0; e < batch; e++) {
+      const be = bBatch === 1 ? 0 : e;
+      worst = Math.max(worst, worstError(y.data.subarray(e * m * n, (e + 1) * m * n), a.subarray(e * m * k, (e + 1) * m * k), b.subarray(be * k * n, (be + 1) * k * n), null, m, k, n));
+    }
+    expect({ lead, m, k, n, transposeB, ok: worst <= 1 }).toEqual({ lead, m, k, n, transposeB, ok: true });
+  }
+  // A broadcast it does not take, and a shape error, still go to tfjs-wasm, which explains the latter.
+  const before = g.products;
+  expect(tf.tidy(() => tf.matMul(tf.ones([1, 2, 3]), tf.ones([4, 3, 5])).shape)).toEqual([4, 2, 5]);
+  expect(() => tf.tidy(() => tf.matMul(tf.ones([2, 2, 3]), tf.ones([2, 4, 5])))).toThrow(/inner shapes/);
+  expect(g.products).toBe(before);
+});
+
 test('products it does not take (transposes, activations, batches of weights) go to tfjs-wasm and are right', async () => {
   await initBackend('wasm');
   const g = gemmOf();

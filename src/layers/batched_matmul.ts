@@ -13,9 +13,19 @@ import * as tf from '@tensorflow/tfjs-core';
 
 const MIN_SPLIT_WORK = 64 * 64 * 16;
 
+/**
+ * Whether the backend's batched product runs every entry fast in one call (set by the wasm
+ * kernels of our own, which replace tfjs-wasm's BatchMatMul; layers cannot import them).
+ */
+let batchedProductsNative: () => boolean = () => false;
+
+export function setBatchedProductsNative(test: () => boolean): void {
+  batchedProductsNative = test;
+}
+
 /** Whether `n` products of [m, k] @ [k, cols] run faster one by one (see the measurements above). */
 export function perEntryIsFaster(n: number, m: number, k: number, cols: number): boolean {
-  return tf.getBackend() === 'wasm' && n > 1 && m * k * cols >= MIN_SPLIT_WORK;
+  return tf.getBackend() === 'wasm' && n > 1 && m * k * cols >= MIN_SPLIT_WORK && !batchedProductsNative();
 }
 
 /** a [..., M, K] @ b [..., K, N] (or b [..., N, K] with transposeB); batch dims must match. */

@@ -289,6 +289,8 @@ export class AttentionKernels {
   private readonly k: KernelExports;
   private free: Block[] = [];
   private top = 0;
+  /** the highest `top` reached: memory above it was never touched, so it is not resident */
+  private highWater = 0;
   private view: Float32Array;
 
   /** @param fma whether the products multiply-add in one rounding (relaxed SIMD), as the dense products do */
@@ -300,6 +302,11 @@ export class AttentionKernels {
   }
 
   private static instance: AttentionKernels | undefined;
+
+  /** This thread's kernels if anything made them (so that asking about memory makes none). */
+  static existing(): AttentionKernels | undefined {
+    return AttentionKernels.instance;
+  }
 
   /** This thread's kernels (with FMA where the engine has relaxed SIMD). */
   static get(): AttentionKernels {
@@ -343,6 +350,7 @@ export class AttentionKernels {
       }
     }
     this.top = end;
+    this.highWater = Math.max(this.highWater, end);
     return { ptr, size: n };
   }
 
@@ -362,6 +370,14 @@ export class AttentionKernels {
       merged.pop();
     }
     this.free = merged;
+  }
+
+  /**
+   * Bytes of the memory ever handed out (its high-water mark): what the KV caches have made
+   * resident at their largest. A wasm memory never shrinks, and freed blocks stay mapped.
+   */
+  get highWaterBytes(): number {
+    return this.highWater;
   }
 
   /** Floats handed out (for tests: caches must give everything back). */

@@ -3,6 +3,7 @@
 // then hold the rank's slices and run the collectives): every call has this one implementation.
 import * as tf from '@tensorflow/tfjs-core';
 import { KVCache } from '../layers/kv_cache';
+import { AttentionKernels } from '../layers/wasm_attention';
 import { DecoderCache, TensorKVCache } from '../layers/tensor_kv_cache';
 import { padExtraBosEosTokens } from '../models/conditioning_encoder';
 import type { DecoderInputs } from '../models/clvp_decoder';
@@ -258,7 +259,7 @@ export class LocalRuntime implements ClvpRuntime {
   async memory(): Promise<InstanceMemory[]> {
     const m = tf.memory();
     const wasm = (tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm;
-    return [{ rank: this.modules.src.parallel.rank, numTensors: m.numTensors, numBytes: m.numBytes, heapBytes: wasm ? wasm.HEAPU8.length : null, parameters: this.modules.numParameters() }];
+    return [{ rank: this.modules.src.parallel.rank, numTensors: m.numTensors, numBytes: m.numBytes, heapBytes: wasm ? wasm.HEAPU8.length : null, kvCachePeakBytes: AttentionKernels.existing()?.highWaterBytes ?? 0, parameters: this.modules.numParameters() }];
   }
 
   /** Live KV caches (for tests). */

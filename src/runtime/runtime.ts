@@ -105,6 +105,11 @@ export interface InstanceMemory {
   numBytes: number;
   /** the wasm heap, when the backend is wasm */
   heapBytes: number | null;
+  /**
+   * The most the KV caches of this instance have held at once, in the attention kernels' own
+   * memory (beside the heap): 0 where no cache lived there (a device-side cache, or none yet).
+   */
+  kvCachePeakBytes: number;
   /** parameters this instance holds */
   parameters: number;
 }

@@ -136,6 +136,14 @@ describe('abort and memory', () => {
       const after = await m.memory();
       expect(after.map((x) => x.numTensors)).toEqual(before.map((x) => x.numTensors));
       expect(after).toHaveLength(2);
+      // The KV caches live beside each rank's heap: 3 heads of 16 over 2 ranks are 2 + 1, and a
+      // batch of 2 rows keeps its own 64 first positions (one chunk) of keys and values in 2 layers.
+      const ownBytes = (heads: number) => 2 * heads * 64 * 16 * 4 * 2 * 2;
+      expect(before[0].kvCachePeakBytes).toBeGreaterThanOrEqual(ownBytes(2));
+      expect(before[1].kvCachePeakBytes).toBeGreaterThanOrEqual(ownBytes(1));
+      expect(before[0].kvCachePeakBytes).toBeGreaterThan(before[1].kvCachePeakBytes);
+      // Repeated jobs reuse the blocks the first one gave back: the peak does not creep up.
+      expect(after.map((x) => x.kvCachePeakBytes)).toEqual(before.map((x) => x.kvCachePeakBytes));
     });
   });
 });
