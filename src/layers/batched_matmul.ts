@@ -23,6 +23,11 @@ export function setBatchedProductsNative(test: () => boolean): void {
   batchedProductsNative = test;
 }
 
+/** The test in place (for tests that swap it and put it back). */
+export function batchedProductsNativeTest(): () => boolean {
+  return batchedProductsNative;
+}
+
 /** Whether `n` products of [m, k] @ [k, cols] run faster one by one (see the measurements above). */
 export function perEntryIsFaster(n: number, m: number, k: number, cols: number): boolean {
   return tf.getBackend() === 'wasm' && n > 1 && m * k * cols >= MIN_SPLIT_WORK && !batchedProductsNative();

@@ -1,7 +1,9 @@
 import '../helpers/platform';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/backend';
-import { batchedMatMul, perEntryIsFaster } from '../../src/layers/batched_matmul';
+import { batchedMatMul, batchedProductsNativeTest, perEntryIsFaster, setBatchedProductsNative } from '../../src/layers/batched_matmul';
+
+let nativeTest: () => boolean;
 
 /** Deterministic values in [-1, 1). */
 function values(shape: number[], seed: number): tf.Tensor {
@@ -14,15 +16,26 @@ function values(shape: number[], seed: number): tf.Tensor {
 describe('batchedMatMul on wasm', () => {
   beforeAll(async () => {
     await initBackend('wasm');
+    nativeTest = batchedProductsNativeTest();
   });
 
-  it('routes many large entries one by one (the ranking of 16 candidates: 96 heads of 501 x 64 x 501), tiny ones batched', () => {
-    expect(perEntryIsFaster(96, 501, 64, 501)).toBe(true);
-    expect(perEntryIsFaster(256, 100, 64, 100)).toBe(true);
-    expect(perEntryIsFaster(96, 1, 64, 501)).toBe(false);
-    expect(perEntryIsFaster(1, 501, 64, 501)).toBe(false);
-    expect(perEntryIsFaster(40, 48, 32, 64)).toBe(true);
-    expect(perEntryIsFaster(12, 2, 8, 5)).toBe(false);
+  it('with our batched kernel (the default on wasm in Node) every batch is one call', () => {
+    expect(perEntryIsFaster(96, 501, 64, 501)).toBe(false);
+    expect(perEntryIsFaster(40, 48, 32, 64)).toBe(false);
+  });
+
+  it('with tfjs-wasm\'s own kernel: many large entries one by one (the ranking of 16 candidates: 96 heads of 501 x 64 x 501), tiny ones batched', () => {
+    setBatchedProductsNative(() => false);
+    try {
+      expect(perEntryIsFaster(96, 501, 64, 501)).toBe(true);
+      expect(perEntryIsFaster(256, 100, 64, 100)).toBe(true);
+      expect(perEntryIsFaster(96, 1, 64, 501)).toBe(false);
+      expect(perEntryIsFaster(1, 501, 64, 501)).toBe(false);
+      expect(perEntryIsFaster(40, 48, 32, 64)).toBe(true);
+      expect(perEntryIsFaster(12, 2, 8, 5)).toBe(false);
+    } finally {
+      setBatchedProductsNative(nativeTest);
+    }
   });
 
   it.each([
