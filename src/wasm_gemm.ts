@@ -244,8 +244,8 @@ export class WasmGemm {
   private readonly drivers = new Map<boolean, Kernels>();
   /** by the weight's data: a reshape shares the data under another [K, N], so one copy per shape */
   private readonly packed = new Map<object, Packed[]>();
-  private scratch = { ptr: 0, floats: 0 };
-  private rightScratch = { ptr: 0, floats: 0 };
+  /** the packed chunk of left rows (and a partial strip's outputs); attention's packed right side */
+  private readonly scratch = { left: { ptr: 0, floats: 0 }, right: { ptr: 0, floats: 0 } };
   /** products run (for tests: which products came here) */
   products = 0;
 
@@ -348,22 +348,15 @@ export class WasmGemm {
     }
   }
 
-  private scratchPtr(floats: number): number {
-    if (this.scratch.floats < floats) {
-      if (this.scratch.ptr) this.backend.wasm._free(this.scratch.ptr);
-      this.scratch = { ptr: 0, floats: 0 }; // freed: not held if the next malloc throws
-      this.scratch = { ptr: this.malloc(floats, 'the product scratch'), floats };
+  /** Scratch slot `which` of at least `floats` floats (grown, never shrunk). */
+  private scratchOf(which: 'left' | 'right', floats: number): number {
+    const slot = this.scratch[which];
+    if (slot.floats < floats) {
+      if (slot.ptr) this.backend.wasm._free(slot.ptr);
+      this.scratch[which] = { ptr: 0, floats: 0 }; // freed: not held if the next malloc throws
+      this.scratch[which] = { ptr: this.malloc(floats, which === 'left' ? 'the product scratch' : 'the packed right side of a product'), floats };
     }
-    return this.scratch.ptr;
-  }
-
-  private rightScratchPtr(floats: number): number {
-    if (this.rightScratch.floats < floats) {
-      if (this.rightScratch.ptr) this.backend.wasm._free(this.rightScratch.ptr);
-      this.rightScratch = { ptr: 0, floats: 0 };
-      this.rightScratch = { ptr: this.malloc(floats, 'the packed right side of a product'), floats };
-    }
-    return this.rightScratch.ptr;
+    return this.scratch[which].ptr;
   }
 
   /** out [rows, n] = a [rows, k] @ b [k, n] (+ bias [n]), all float32 tensors of this backend. */
@@ -371,9 +364,8 @@ export class WasmGemm {
     this.products++;
     const w = this.packedOf(b, k, n);
     const out = this.backend.makeOutput(outShape, 'float32');
-    // Byte offsets, read after every allocation is made (they stay valid when the heap grows).
+    // Byte offsets: they stay valid when an allocation grows the heap (views do not).
     const at = (t: TensorInfoLike) => (this.backend.typedArrayFromHeap(t) as Float32Array).byteOffset;
-    this.scratchFor(rows, k, n);
     this.product(fma, at(a), w.ptr, bias ? at(bias) : 0, rows, k, n, at(out));
     return out;
   }
@@ -386,8 +378,7 @@ export class WasmGemm {
     this.products++;
     const out = this.backend.makeOutput(outShape, 'float32');
     if (batch * m * n === 0) return out;
-    const packed = this.rightScratchPtr(Math.ceil(n / NR) * NR * k);
-    this.scratchFor(m, k, n);
+    const packed = this.scratchOf('right', Math.ceil(n / NR) * NR * k);
     const at = (t: TensorInfoLike) => (this.backend.typedArrayFromHeap(t) as Float32Array).byteOffset;
     const [aAt, bAt, outAt] = [at(a), at(b), at(out)];
     for (let e = 0; e < batch; e++) {
@@ -401,23 +392,19 @@ export class WasmGemm {
     return Math.max(MR, Math.floor(CHUNK_FLOATS / k / MR) * MR);
   }
 
-  /** Scratch for a product of `rows` left rows: the packed chunk, then (for a partial last strip) its [chunk][8] outputs and 8 bias floats. */
-  private scratchFor(rows: number, k: number, n: number): number {
-    const mc = Math.min(this.chunkRows(k), rows);
-    return this.scratchPtr(mc * k + (n % NR ? mc * NR + NR : 0));
-  }
-
   /**
-   * The product over packed strips at wAt (byte pointers throughout; the scratch already made by
-   * scratchFor): rows of a are packed chunk by chunk, and each chunk runs every strip.
+   * The product over packed strips at wAt (byte pointers throughout): rows of a are packed chunk
+   * by chunk into the left scratch, and each chunk runs every strip.
    */
   private product(fma: boolean, aAt: number, wAt: number, biasAt: number, rows: number, k: number, n: number, outAt: number): void {
     const { drivers, copy2d } = this.kernels(fma);
     const chunk = this.chunkRows(k);
     const full = Math.floor(n / NR);
     const tail = n - full * NR;
-    const base = this.scratch.ptr;
     const aFloats = Math.min(chunk, rows) * k;
+    // scratch: the packed chunk of rows, then (for a partial last strip) its [chunk][8] outputs and 8 bias floats
+    const base = this.scratchOf('left', aFloats + (tail ? Math.min(chunk, rows) * NR + NR : 0));
+    // a view made after the allocation (one that grows the heap detaches older views)
     const tailOut = base + aFloats * 4;
     const tailBias = tailOut + Math.min(chunk, rows) * NR * 4;
     const heap = new Float32Array(this.backend.wasm.asm.memory.buffer);

@@ -131,7 +131,7 @@ function ownProduct(args: KernelArgs, fma: boolean | undefined): tf.TensorInfo |
  * matrix: attention's products, every entry in one call. tfjs-wasm runs a batch of more than one
  * entry through a scalar loop and sends one-entry products to XNNPACK.
  */
-function ownBatchProduct(args: KernelArgs): tf.TensorInfo | null {
+function ownBatchProduct(args: KernelArgs, fma: boolean | undefined): tf.TensorInfo | null {
   const { a, b } = args.inputs as Record<string, WasmTensorInfo | undefined>;
   const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
   if (!a || !b || a.dtype !== 'float32' || b.dtype !== 'float32' || transposeA || a.shape.length < 2 || b.shape.length < 2) return null;
@@ -145,7 +145,7 @@ function ownBatchProduct(args: KernelArgs): tf.TensorInfo | null {
   // anything else (broadcast batch dimensions, a shape error) goes to tfjs-wasm, which says what is wrong
   if (bk !== k || !(sameLead || (bBatch === 1 && bLead.length <= lead.length)) || k === 0) return null;
   const gemm = WasmGemm.for(args.backend as GemmBackend);
-  return gemm ? (gemm.batchMatMul(a, b, batch, bBatch, m, k, n, !!transposeB, [...lead, m, n]) as tf.TensorInfo) : null;
+  return gemm ? (gemm.batchMatMul(a, b, batch, bBatch, m, k, n, !!transposeB, [...lead, m, n], fma) as tf.TensorInfo) : null;
 }
 
 /** Swap in the kernels (once per thread, after tfjs-backend-wasm registered its own). */
@@ -154,8 +154,9 @@ export function installWasmKernels(): void {
   const matMul = matMulKernelSetting(); // a bad setting throws before anything is replaced
   installed = true;
   if (matMul !== 'xnnpack') {
-    replace(tf._FusedMatMul, (original) => (args) => ownProduct(args, matMul === 'simd' ? false : undefined) ?? original(args));
-    replace(tf.BatchMatMul, (original) => (args) => ownBatchProduct(args) ?? original(args));
+    const fma = matMul === 'simd' ? false : undefined;
+    replace(tf._FusedMatMul, (original) => (args) => ownProduct(args, fma) ?? original(args));
+    replace(tf.BatchMatMul, (original) => (args) => ownBatchProduct(args, fma) ?? original(args));
     // Batched products are then one fast call however many entries: no need to split them.
     setBatchedProductsNative(() => tf.getBackend() === 'wasm' && WasmGemm.for(tf.backend() as unknown as GemmBackend) !== null);
   }
