@@ -7,6 +7,7 @@ import { ParamSource } from './params';
 import { KVCache } from './kv_cache';
 import type { DecoderCache } from './tensor_kv_cache';
 import { batchedMatMul, perEntryIsFaster } from './batched_matmul';
+import { hostTensor, viewOf } from './host_io';
 import { Linear } from './linear';
 import { applyRotary } from './rotary';
 import { tidyKeeping } from './tidy';
@@ -89,19 +90,21 @@ export class ClvpSelfAttention {
   /**
    * One decode step of B rows (x [B, E], no mask): the new keys and values go into the cache, its
    * kernels attend, and this rank's partial out_proj product [B, E] comes back. Eight tfjs ops;
-   * the head split and the query scaling happen while the rows are copied to the kernels.
+   * the head split and the query scaling happen while the rows are copied to the kernels, and
+   * nothing is allocated on the host (host_io.ts).
    */
   step(x: tf.Tensor2D, cache: KVCache, layer: number): tf.Tensor2D {
     const b = x.shape[0];
     const h = this.localHeads;
     const hd = this.headDim;
     return tf.tidy(() => {
-      const q = this.q_proj.applyPartial(x).dataSync() as Float32Array; // [B, H * hd] = [rows][heads][hd]
-      cache.appendHost(layer, this.k_proj.applyPartial(x).dataSync() as Float32Array, this.v_proj.applyPartial(x).dataSync() as Float32Array, b, h, 1, hd);
-      // HF scales the projected queries in float32; a float32 product rounded once is the same here.
-      const scaled = new Float32Array(q.length);
-      for (let i = 0; i < q.length; i++) scaled[i] = q[i] * this.scale;
-      return this.out_proj.applyPartial(tf.tensor2d(cache.attendStep(layer, scaled, b, h, hd), [b, h * hd])) as tf.Tensor2D;
+      const q = this.q_proj.applyPartial(x); // [B, H * hd] = [rows][heads][hd]
+      const k = this.k_proj.applyPartial(x);
+      const v = this.v_proj.applyPartial(x);
+      // Views on the heap: read here, before the next tfjs op.
+      cache.appendHost(layer, viewOf(k), viewOf(v), b, h, 1, hd);
+      const context = hostTensor<tf.Rank.R2>([b, h * hd], (out) => cache.attendStep(layer, viewOf(q), b, h, hd, { scale: this.scale, out }));
+      return this.out_proj.applyPartial(context) as tf.Tensor2D;
     });
   }
 

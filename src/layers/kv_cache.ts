@@ -10,6 +10,7 @@
 // Steps of one new position attend here (attendStep); anything else (a prefill, a multi-token
 // forward after a cache, HF's legacy output) works on tensors built from the cache (materialize).
 import * as tf from '@tensorflow/tfjs-core';
+import { viewOf } from './host_io';
 import { LayerCache } from './layer_cache';
 import { AttentionKernels, Block } from './wasm_attention';
 
@@ -116,15 +117,16 @@ export class KVCache extends LayerCache<Prefix, Own> {
   /** The same from [B, H, T, D] tensors (which stay the caller's). */
   append(i: number, keys: tf.Tensor4D, values: tf.Tensor4D): void {
     const [b, h, t, d] = keys.shape;
-    this.appendHost(i, keys.dataSync() as Float32Array, values.dataSync() as Float32Array, b, h, t, d);
+    this.appendHost(i, viewOf(keys), viewOf(values), b, h, t, d);
   }
 
   /**
    * One decode step of layer `i`: softmax(q . k) . v over the prefix and the rows' own positions
-   * (the new one already appended), for queries [rows][heads][headDim] (scaled). Returns the
-   * context [rows][heads][headDim]. No mask: a step sees every cached position, as in the reference.
+   * (the new one already appended), for queries [rows][heads][headDim], multiplied by `scale` as
+   * they are copied in. Returns the context [rows][heads][headDim] (into `out` when given). No
+   * mask: a step sees every cached position, as in the reference.
    */
-  attendStep(i: number, q: Float32Array, rows: number, heads: number, headDim: number): Float32Array {
+  attendStep(i: number, q: Float32Array, rows: number, heads: number, headDim: number, opts: { scale?: number; out?: Float32Array } = {}): Float32Array {
     this.check();
     const l = this.layers[i];
     const p = l.prefix;
@@ -142,18 +144,23 @@ export class KVCache extends LayerCache<Prefix, Own> {
     const sb = K.alloc(E * S4);
     const cb = K.alloc(E * headDim);
     try {
-      K.floats().set(q, qb.ptr / 4);
+      const f = K.floats();
+      const scale = opts.scale ?? 1;
+      // float32 storage rounds each product once, as HF's scaling of the projected queries does
+      for (let j = 0, at = qb.ptr / 4; j < q.length; j++) f[at + j] = q[j] * scale;
       // scores [E][S4]: the prefix (shared keys of each head), then each row's own keys
       if (p) for (let h = 0; h < heads; h++) K.scores(qb.ptr + h * headDim * 4, p.keys.ptr + h * P * headDim * 4, sb.ptr + h * S4 * 4, rows, P, headDim, heads * headDim, headDim, heads * S4);
       if (o) for (let e = 0; e < E; e++) K.scores(qb.ptr + e * headDim * 4, o.keys.ptr + e * o.capacity * headDim * 4, sb.ptr + (e * S4 + P) * 4, 1, C, headDim, headDim, headDim, S4);
       if (S4 > S) {
-        const f = K.floats();
         for (let e = 0; e < E; e++) f.fill(-Infinity, sb.ptr / 4 + e * S4 + S, sb.ptr / 4 + (e + 1) * S4);
       }
       K.softmax(sb.ptr, E, S4);
       if (p) for (let h = 0; h < heads; h++) K.context(sb.ptr + h * S4 * 4, p.values.ptr + h * P * headDim * 4, cb.ptr + h * headDim * 4, rows, P, headDim, heads * S4, headDim, heads * headDim, false);
       if (o) for (let e = 0; e < E; e++) K.context(sb.ptr + (e * S4 + P) * 4, o.values.ptr + e * o.capacity * headDim * 4, cb.ptr + e * headDim * 4, 1, C, headDim, S4, headDim, headDim, p !== null);
-      return K.floats().slice(cb.ptr / 4, cb.ptr / 4 + E * headDim);
+      const out = opts.out ?? new Float32Array(E * headDim);
+      if (out.length !== E * headDim) throw new Error(`KVCache: a context of ${E * headDim} values into ${out.length}`);
+      out.set(f.subarray(cb.ptr / 4, cb.ptr / 4 + E * headDim));
+      return out;
     } finally {
       K.release(cb);
       K.release(sb);

@@ -16,11 +16,11 @@ export class LayerNorm {
    * The same normalisation of host rows [n, dim] (see ResidualStream: in a decode step it costs
    * one pass instead of nine tfjs ops); statistics in float64, results rounded to float32.
    */
-  applyHost(x: Float32Array): Float32Array {
+  applyHost(x: Float32Array, out: Float32Array = new Float32Array(x.length)): Float32Array {
     if (!this.host) this.host = { weight: Float32Array.from(this.weight.dataSync() as Float32Array), bias: Float32Array.from(this.bias.dataSync() as Float32Array) };
     const { weight, bias } = this.host;
     const d = this.dim;
-    const out = new Float32Array(x.length);
+    if (out.length !== x.length) throw new Error(`${this.name}: ${x.length} values normalised into ${out.length}`);
     for (let r = 0; r < x.length; r += d) {
       let mean = 0;
       for (let j = 0; j < d; j++) mean += x[r + j];

@@ -2,6 +2,7 @@
 // how many it is, and the two collectives the sharded layers need. With one rank (the default)
 // both collectives are the identity, so every layer has one code path, sharded or not.
 import * as tf from '@tensorflow/tfjs-core';
+import { viewOf } from './host_io';
 
 export interface ParallelContext {
   readonly rank: number;
@@ -29,7 +30,7 @@ export const SINGLE_RANK: ParallelContext = Object.freeze({
   allReduce: (x: tf.Tensor) => x,
   allGather: (x: tf.Tensor) => x,
   reduceInto: (x: tf.Tensor, acc: Float32Array) => {
-    const v = x.dataSync() as Float32Array;
+    const v = viewOf(x);
     for (let i = 0; i < acc.length; i++) acc[i] += v[i];
   },
   gatherColumns: (x: tf.Tensor2D) => Float32Array.from(x.dataSync() as Float32Array),

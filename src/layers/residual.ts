@@ -5,6 +5,7 @@
 // Here the reduction, the residual add and the next LayerNorm are one pass over host memory.
 // Every rank holds the same stream, bitwise (the ranks' partials are summed in rank order).
 import * as tf from '@tensorflow/tfjs-core';
+import { hostTensor, viewOf } from './host_io';
 import { LayerNorm } from './layer_norm';
 import { ParallelContext } from './parallel';
 
@@ -18,17 +19,17 @@ export class ResidualStream {
 
   /** The stream starting from a replicated tensor (the embeddings). */
   static fromTensor(x: tf.Tensor3D, parallel: ParallelContext): ResidualStream {
-    return new ResidualStream(Float32Array.from(x.dataSync() as Float32Array), x.shape as [number, number, number], parallel);
+    return new ResidualStream(Float32Array.from(viewOf(x)), x.shape as [number, number, number], parallel);
   }
 
   /** ln(stream) as a tensor [B, T, E], the input of the next block. */
   normalized(ln: LayerNorm): tf.Tensor3D {
-    return tf.tensor3d(ln.applyHost(this.data), this.shape);
+    return hostTensor<tf.Rank.R3>(this.shape, (out) => ln.applyHost(this.data, out));
   }
 
   /** The same as rows [B * T, E], what the projections multiply without a reshape. */
   normalizedRows(ln: LayerNorm): tf.Tensor2D {
-    return tf.tensor2d(ln.applyHost(this.data), [this.shape[0] * this.shape[1], this.shape[2]]);
+    return hostTensor<tf.Rank.R2>([this.shape[0] * this.shape[1], this.shape[2]], (out) => ln.applyHost(this.data, out));
   }
 
   /** stream += the block's output: its ranks' partial sums, reduced (ParallelContext.reduceInto). */

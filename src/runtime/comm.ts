@@ -4,6 +4,7 @@
 // barrier plus the copy costs ~0.1 ms). Every rank sums the slots in rank order, so the reduced
 // values are bitwise identical on all ranks and the replicated residual streams never drift.
 import * as tf from '@tensorflow/tfjs-core';
+import { hostTensor, viewOf } from '../layers/host_io';
 import { ParallelContext } from '../layers/parallel';
 
 /** Int32 words of the control block. */
@@ -128,14 +129,15 @@ export class SharedMemoryComm implements ParallelContext {
 
   allReduce(x: tf.Tensor): tf.Tensor {
     if (this.size === 1) return x;
-    const out = new Float32Array(x.size);
-    this.reduceInto(x, out);
-    return tf.tensor(out, x.shape, 'float32');
+    return hostTensor(x.shape, (out) => {
+      out.fill(0);
+      this.reduceInto(x, out);
+    });
   }
 
   reduceInto(x: tf.Tensor, acc: Float32Array): void {
     const t0 = performance.now();
-    const src = x.dataSync() as Float32Array;
+    const src = viewOf(x);
     const n = src.length;
     if (acc.length !== n) throw new Error(`reduceInto: ${n} values into a ${acc.length}-value accumulator`);
     for (let off = 0; off < n; off += SLOT_FLOATS) {
@@ -164,7 +166,7 @@ export class SharedMemoryComm implements ParallelContext {
 
   gatherColumns(x: tf.Tensor2D, columns: readonly number[]): Float32Array {
     const t0 = performance.now();
-    const src = x.dataSync() as Float32Array;
+    const src = viewOf(x);
     const rows = x.shape[0];
     if (columns[this.rank] !== x.shape[1]) throw new Error(`gatherColumns: rank ${this.rank} holds ${x.shape[1]} columns, expected ${columns[this.rank]}`);
     const total = columns.reduce((a, b) => a + b, 0);
