@@ -6,7 +6,7 @@
 import './helpers/platform';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, setBackendLogger } from '../src/backend';
-import { WasmBackendLike, WasmGemm, hasRelaxedSimd } from '../src/wasm_gemm';
+import { REPACK_AFTER, WasmBackendLike, WasmGemm, hasRelaxedSimd } from '../src/wasm_gemm';
 import { matMulKernelSetting } from '../src/wasm_kernels';
 import { isUserError } from '../src/cli/errors';
 
@@ -79,6 +79,40 @@ test('tf.fused.matMul on wasm (our kernel) matches the float64 product, with and
       expect({ shape: [m, k, n], withBias, worst: worstError(got, a, b, bias, m, k, n) <= 1 }).toEqual({ shape: [m, k, n], withBias, worst: true });
     }
   }
+});
+
+test('a weight takes the layout of its products: groups of strips for single rows, strips for more, repacked after REPACK_AFTER misfits, the same values in both', async () => {
+  await initBackend('wasm');
+  const g = gemmOf();
+  const before = g.packedFloats;
+  const [k, n] = [64, 44]; // five whole strips and a partial one: two groups
+  const wData = values(k * n, 41);
+  const biasData = values(n, 42);
+  const xData = values(5 * k, 43);
+  const w = tf.tensor2d(wData, [k, n]);
+  const bias = tf.tensor1d(biasData);
+  const x5 = tf.tensor2d(xData, [5, k]);
+  const x1 = tf.tensor2d(xData.slice(0, k), [1, k]); // x5's first row
+  const product = (x: tf.Tensor2D) => tf.tidy(() => tf.fused.matMul({ a: x, b: w, bias }).dataSync() as Float32Array);
+  const one = product(x1);
+  expect(g.layoutOf(w as never)).toEqual([4]);
+  expect(g.packedFloats - before).toBe(k * 64);
+  expect(worstError(one, xData.slice(0, k), wData, biasData, 1, k, n)).toBeLessThanOrEqual(1);
+  const firstRows: Float32Array[] = [];
+  for (let i = 0; i < REPACK_AFTER; i++) {
+    const five = product(x5);
+    expect(worstError(five, xData, wData, biasData, 5, k, n)).toBeLessThanOrEqual(1);
+    firstRows.push(five.slice(0, n));
+    expect(g.layoutOf(w as never)).toEqual([i < REPACK_AFTER - 1 ? 4 : 1]);
+  }
+  expect(g.packedFloats - before).toBe(k * 48);
+  // every output is the same chain of multiply-adds whichever the layout and the tile
+  for (const row of firstRows) expect(Array.from(row)).toEqual(Array.from(one));
+  for (let i = 0; i < REPACK_AFTER; i++) expect(Array.from(product(x1))).toEqual(Array.from(one));
+  expect(g.layoutOf(w as never)).toEqual([4]);
+  tf.dispose([w, bias, x5, x1]);
+  expect(g.packedFloats).toBe(before);
+  expect(g.layoutOf(w as never)).toEqual([]);
 });
 
 test('the products are ours, and a weight\'s packed copy goes when the weight is disposed', async () => {

@@ -76,6 +76,7 @@ export const op = {
   i32Add: [0x6a],
   i32Sub: [0x6b],
   i32Mul: [0x6c],
+  i32And: [0x71],
   i32Shl: [0x74],
   i32ShrU: [0x76],
   f32Load: [0x2a, 0x02, 0x00],
