@@ -22,7 +22,7 @@
 // A weight multiplied by single rows (a decode step of one candidate) is packed instead in groups
 // of four strips, [K][4][8], so that gemv reads its four strips as one stream from memory, not as
 // four streams a strip apart: bench:matmul on an AMD Zen 5 VM, [1, 1024] x [1024, 2048] in 0.18 ms
-// against 0.25, a rank's batch-1 decode step 32-35 ms against 41-44. The tiles of many rows are
+// against 0.25, a rank's batch-1 decode step 34-37 ms against 42-43. The tiles of many rows are
 // slower on groups (their strip, spread over twice the cache lines, leaves L1: [16, 2048] x [2048,
 // 1024] +13 %), so each weight takes the layout of its products: packed for the rows of its first,
 // and packed again when REPACK_AFTER products in a row would rather have the other.
@@ -70,8 +70,9 @@ interface TileLocals {
 
 /**
  * One tile: out[r][0..8) = bias[0..8) + sum_t a[t][r] * w[t][0..8) for the R rows of a packed
- * block (a: [k][R] at ap, w: [k][8] at wp), written at out with a row stride of os floats. bias is
- * a byte pointer to 8 floats, or 0 for none. ap and wp are advanced past the block.
+ * block (a: [k][R] at ap, w: [k][8] at wp, its rows 8 * group floats apart), written at out with a
+ * row stride of os floats. bias is a byte pointer to 8 floats, or 0 for none. ap and wp are
+ * advanced past the block.
  */
 function tile(rows: number, fma: boolean, group: Grouping, l: TileLocals): number[] {
   const acc = Array.from({ length: rows * 2 }, (_, i) => l.v + i);
