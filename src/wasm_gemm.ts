@@ -268,8 +268,8 @@ interface Packed {
 
 /** The kernel bound to one tfjs-wasm backend instance (its heap), with the packed weights it made. */
 export class WasmGemm {
-  /** the compiled kernels, with FMA and without, for each layout (made when first asked for) */
-  private readonly drivers = new Map<string, Kernels>();
+  /** the compiled kernels, without FMA and with it, in the plain layout and in groups (made when first asked for) */
+  private readonly drivers: (Kernels | undefined)[] = [];
   /** by the weight's data: a reshape shares the data under another [K, N], so one copy per shape */
   private readonly packed = new Map<object, Packed[]>();
   /** the packed chunk of left rows (and a partial strip's outputs); attention's packed right side */
@@ -312,7 +312,8 @@ export class WasmGemm {
   }
 
   private kernels(fma: boolean, group: Grouping = 1): Kernels {
-    let d = this.drivers.get(`${fma} ${group}`);
+    const slot = (fma ? 2 : 0) + (group === 1 ? 0 : 1);
+    let d = this.drivers[slot];
     if (!d) {
       const memory = this.backend.wasm.asm.memory;
       const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
@@ -321,7 +322,7 @@ export class WasmGemm {
         drivers: [...Array.from({ length: MR }, (_, r) => instance.exports[`gemm${r}`] as unknown as Driver), instance.exports.gemv as unknown as Driver],
         copy2d: instance.exports.copy2d as unknown as Driver,
       };
-      this.drivers.set(`${fma} ${group}`, d);
+      this.drivers[slot] = d;
     }
     return d;
   }
