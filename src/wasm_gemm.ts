@@ -124,7 +124,7 @@ function driverBody(rem: number, fma: boolean, group: Grouping): number[] {
     ...(group === 1
       ? [...op.get(w), ...op.get(s), ...op.get(k), ...op.i32Mul, ...op.i32(NR * 4), ...op.i32Mul, ...op.i32Add, ...op.set(wStrip)]
       : // w + ((s / 4) * k * 32 + (s % 4) * 8) * 4: the strip inside its group
-        [...op.get(w), ...op.get(s), ...op.i32(2), ...op.i32ShrU, ...op.get(k), ...op.i32Mul, ...op.i32(NR * GROUP * 4), ...op.i32Mul, ...op.i32Add,
+        [...op.get(w), ...op.get(s), ...op.i32(Math.log2(GROUP)), ...op.i32ShrU, ...op.get(k), ...op.i32Mul, ...op.i32(NR * GROUP * 4), ...op.i32Mul, ...op.i32Add,
           ...op.get(s), ...op.i32(GROUP - 1), ...op.i32And, ...op.i32(NR * 4), ...op.i32Mul, ...op.i32Add, ...op.set(wStrip)]),
     ...forRange(b, blocks, block(MR)),
     // after the loop b == blocks: the remainder block
@@ -132,8 +132,8 @@ function driverBody(rem: number, fma: boolean, group: Grouping): number[] {
   ]);
 }
 
-/** Strips a one-row product takes at a time (gemv). */
-const GEMV_STRIPS = 4;
+/** Strips a one-row product takes at a time (gemv): one group of the grouped layout. */
+const GEMV_STRIPS = GROUP;
 
 /**
  * gemv(ap, w, out, k, strips, os, blocks, bias): the same for one row (blocks 0, one row at ap),
@@ -360,12 +360,13 @@ export class WasmGemm {
    */
   private packedOf(b: TensorInfoLike, k: number, n: number, rows: number): Packed {
     const want: Grouping = rows === 1 ? GROUP : 1;
+    // the weight's offset read after the allocation (which may grow the heap)
+    const packInto = (ptr: number) => this.packStrips((this.backend.typedArrayFromHeap(b) as Float32Array).byteOffset, ptr, k, n, false, want);
     const copies = this.packed.get(b.dataId) ?? [];
     const made = copies.find((c) => c.k === k && c.n === n);
     if (!made) {
-      const ptr = this.malloc(packedFloats(k, n, want), `the packed copy of a [${k}, ${n}] weight`);
-      this.packStrips((this.backend.typedArrayFromHeap(b) as Float32Array).byteOffset, ptr, k, n, false, want);
-      const p: Packed = { ptr, k, n, group: want, misfits: 0 };
+      const p: Packed = { ptr: this.malloc(packedFloats(k, n, want), `the packed copy of a [${k}, ${n}] weight`), k, n, group: want, misfits: 0 };
+      packInto(p.ptr);
       this.packed.set(b.dataId, [...copies, p]);
       return p;
     }
@@ -374,7 +375,7 @@ export class WasmGemm {
       const ptr = this.backend.wasm._malloc(packedFloats(k, n, want) * 4) >>> 0;
       // No room for the other layout: this one gives the same products, a little slower.
       if (!ptr) return made;
-      this.packStrips((this.backend.typedArrayFromHeap(b) as Float32Array).byteOffset, ptr, k, n, false, want);
+      packInto(ptr);
       this.backend.wasm._free(made.ptr);
       Object.assign(made, { ptr, group: want, misfits: 0 });
     }

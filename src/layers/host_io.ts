@@ -35,7 +35,7 @@ export function viewOf(t: tf.Tensor): Float32Array {
 export function hostTensor<R extends tf.Rank>(shape: tf.ShapeMap[R], fill: (out: Float32Array) => void): tf.Tensor<R> {
   const b = heapBackend();
   if (!b) {
-    const out = new Float32Array(shape.reduce((a: number, d: number) => a * d, 1));
+    const out = new Float32Array(tf.util.sizeFromShape(shape));
     fill(out);
     return tf.tensor(out, shape, 'float32') as tf.Tensor<R>;
   }

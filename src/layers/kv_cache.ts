@@ -137,6 +137,8 @@ export class KVCache extends LayerCache<Prefix, Own> {
     if (S === 0) throw new Error(`KVCache: layer ${i} is empty`);
     if (o && o.rows !== rows) throw new Error(`KVCache: layer ${i} holds ${o.rows} rows, got ${rows} queries`);
     const E = rows * heads;
+    const out = opts.out ?? new Float32Array(E * headDim);
+    if (out.length !== E * headDim) throw new Error(`KVCache: a context of ${E * headDim} values into ${out.length}`);
     const K = this.kernels;
     // Score rows padded to whole vectors for the softmax kernel; the padding scores -Infinity.
     const S4 = Math.ceil(S / 4) * 4;
@@ -157,8 +159,6 @@ export class KVCache extends LayerCache<Prefix, Own> {
       K.softmax(sb.ptr, E, S4);
       if (p) for (let h = 0; h < heads; h++) K.context(sb.ptr + h * S4 * 4, p.values.ptr + h * P * headDim * 4, cb.ptr + h * headDim * 4, rows, P, headDim, heads * S4, headDim, heads * headDim, false);
       if (o) for (let e = 0; e < E; e++) K.context(sb.ptr + (e * S4 + P) * 4, o.values.ptr + e * o.capacity * headDim * 4, cb.ptr + e * headDim * 4, 1, C, headDim, S4, headDim, headDim, p !== null);
-      const out = opts.out ?? new Float32Array(E * headDim);
-      if (out.length !== E * headDim) throw new Error(`KVCache: a context of ${E * headDim} values into ${out.length}`);
       out.set(f.subarray(cb.ptr / 4, cb.ptr / 4 + E * headDim));
       return out;
     } finally {
