@@ -21,17 +21,40 @@ export class LayerNorm {
     const { weight, bias } = this.host;
     const d = this.dim;
     if (out.length !== x.length) throw new Error(`${this.name}: ${x.length} values normalised into ${out.length}`);
+    // Four partial sums: a single float64 accumulator chains every add on the one before (the
+    // add's latency, ~4 cycles), which made this loop a tenth of a rank's batch-16 step.
+    const d4 = d - (d % 4);
     for (let r = 0; r < x.length; r += d) {
-      let mean = 0;
-      for (let j = 0; j < d; j++) mean += x[r + j];
-      mean /= d;
-      let variance = 0;
-      for (let j = 0; j < d; j++) {
-        const c = x[r + j] - mean;
-        variance += c * c;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      let j = 0;
+      for (; j < d4; j += 4) {
+        s0 += x[r + j];
+        s1 += x[r + j + 1];
+        s2 += x[r + j + 2];
+        s3 += x[r + j + 3];
       }
-      const inv = 1 / Math.sqrt(variance / d + this.eps);
-      for (let j = 0; j < d; j++) out[r + j] = (x[r + j] - mean) * inv * weight[j] + bias[j];
+      for (; j < d; j++) s0 += x[r + j];
+      const mean = (s0 + s1 + s2 + s3) / d;
+      s0 = s1 = s2 = s3 = 0;
+      for (j = 0; j < d4; j += 4) {
+        const c0 = x[r + j] - mean;
+        const c1 = x[r + j + 1] - mean;
+        const c2 = x[r + j + 2] - mean;
+        const c3 = x[r + j + 3] - mean;
+        s0 += c0 * c0;
+        s1 += c1 * c1;
+        s2 += c2 * c2;
+        s3 += c3 * c3;
+      }
+      for (; j < d; j++) {
+        const c = x[r + j] - mean;
+        s0 += c * c;
+      }
+      const inv = 1 / Math.sqrt((s0 + s1 + s2 + s3) / d + this.eps);
+      for (j = 0; j < d; j++) out[r + j] = (x[r + j] - mean) * inv * weight[j] + bias[j];
     }
     return out;
   }
