@@ -2,7 +2,7 @@
 // positions; 30 layers; --layers, --hidden and --heads change them), random weights, through the runtime the
 // generation loop uses: one instance in this thread, and the same model over --tp N tensor-parallel
 // wasm workers, measured in the same run.
-//   npx ts-node bench/decode.ts [--layers N] [--hidden 1024] [--heads 16] [--tp 2] [--backend wasm|cpu|tensorflow] [--steps N] [--cache 400] [--json]
+//   npx ts-node bench/decode.ts [--layers N] [--hidden 1024] [--heads 16] [--tp 2] [--backend wasm|cpu|tensorflow] [--steps 8] [--rounds 3] [--cache 400] [--json]
 import '../src/platform/node_install';
 import { Worker } from 'worker_threads';
 import { initBackend, setBackendLogger } from '../src/backend';
@@ -23,7 +23,9 @@ const layers = Number(arg('layers', '30'));
 const hidden = Number(arg('hidden', '1024'));
 const heads = Number(arg('heads', '16'));
 const tp = Number(arg('tp', '2'));
-const steps = Number(arg('steps', '12'));
+const steps = Number(arg('steps', '8'));
+if (!(Number.isInteger(steps) && steps >= 5)) throw new Error(`--steps must be an integer >= 5 (the first four are not timed), got ${arg('steps', '')}`);
+const rounds = Number(arg('rounds', '3'));
 const cacheLen = Number(arg('cache', '400'));
 const log = (s: string) => !json && process.stderr.write(s + '\n');
 
@@ -68,50 +70,109 @@ interface RunResult {
   prefillMs: number;
   msPerTokenBatch1: number;
   msPerTokenBatch16: number;
+  /** the median of each round, to show how far the machine drifted during the run */
+  roundsBatch1: number[];
+  roundsBatch16: number[];
   /** per rank, per step, over the timed steps only */
-  collectivesBatch1?: CollectiveStats[];
-  collectivesBatch16?: CollectiveStats[];
+  collectivesBatch1?: StepCollectives[];
+  collectivesBatch16?: StepCollectives[];
+}
+
+/** A rank's collectives per timed step, and its time in the step outside the barriers' waits. */
+interface StepCollectives {
+  collectives: number;
+  ms: number;
+  waitMs: number;
+  busyMs: number;
 }
 
 const median = (x: number[]) => x.slice().sort((a, b) => a - b)[Math.floor(x.length / 2)];
 
-/** Prefill `cacheLen` positions at batch 1, then `steps` tokens at batch 1 and at batch 16 (the prefix shared). */
-async function decodeRun(rt: ClvpRuntime, stats?: () => Promise<CollectiveStats[]>): Promise<RunResult> {
+/** A runtime under test, with its caches and the times of its steps. */
+interface Variant {
+  rt: ClvpRuntime;
+  stats?: () => Promise<CollectiveStats[]>;
+  prefillMs: number;
+  caches: number[];
+  times: number[];
+  /** the median of each round */
+  rounds: number[];
+  collectives: StepCollectives[][];
+}
+
+/**
+ * Both variants decode in alternating rounds of `steps` steps, batch 1 then batch 16 (the
+ * prefix shared), and each reports the median of its steps. This VM's speed moves by a quarter
+ * within a minute, and one of its two vCPUs runs up to ~15 % slower than the other for seconds at
+ * a time: measured one after the other, the ratio moved with whichever phase each variant met.
+ */
+async function decodeRuns(variants: Array<{ rt: ClvpRuntime; stats?: () => Promise<CollectiveStats[]> }>, rounds: number): Promise<RunResult[]> {
   const h = dc.hiddenSize;
   const embeds: HostTensor = { dtype: 'float32', shape: [1, cacheLen, h], data: Float32Array.from({ length: cacheLen * h }, (_, i) => Math.sin(i) * 0.02) };
   const positionIds = { data: Int32Array.from({ length: cacheLen }, (_, i) => i), shape: [1, cacheLen] as [number, number] };
-  const timeSteps = async (cache: number, batch: number) => {
-    const times: number[] = [];
-    for (let s = 0; s < steps; s++) {
+  const out: RunResult[] = variants.map(() => ({ prefillMs: 0, msPerTokenBatch1: 0, msPerTokenBatch16: 0, roundsBatch1: [], roundsBatch16: [] }));
+  for (const batch of [1, 16]) {
+    const vs: Variant[] = [];
+    for (const v of variants) {
       const t0 = performance.now();
-      await rt.step(cache, new Int32Array(batch).fill(17 + s), cacheLen + 1 + s);
-      times.push(performance.now() - t0);
+      const own = await v.rt.prefill({ embeds, positionIds, share: batch > 1, chunkSize: 64 });
+      const prefillMs = performance.now() - t0;
+      const caches = batch > 1 ? [own.cache, await v.rt.fork(own.cache)] : [own.cache];
+      vs.push({ ...v, prefillMs, caches, times: [], rounds: [], collectives: [] });
     }
-    return median(times.slice(2));
-  };
-  /** The timed steps' collectives per rank, per step. */
-  const measured = async (run: () => Promise<number>): Promise<[number, CollectiveStats[] | undefined]> => {
-    const before = await stats?.();
-    const ms = await run();
-    const after = await stats?.();
-    const per = before && after?.map((a, r) => ({
-      collectives: (a.collectives - before[r].collectives) / steps,
-      ms: (a.ms - before[r].ms) / steps,
-      waitMs: (a.waitMs - before[r].waitMs) / steps,
-    }));
-    return [ms, per];
-  };
-  const t0 = performance.now();
-  const own = await rt.prefill({ embeds, positionIds, share: false, chunkSize: 64 });
-  const prefillMs = performance.now() - t0;
-  const [b1, c1] = await measured(() => timeSteps(own.cache, 1));
-  await rt.releaseCache(own.cache);
-  const prefix = await rt.prefill({ embeds, positionIds, share: true, chunkSize: 64 });
-  const fork = await rt.fork(prefix.cache);
-  const [b16, c16] = await measured(() => timeSteps(fork, 16));
-  await rt.releaseCache(fork);
-  await rt.releaseCache(prefix.cache);
-  return { prefillMs, msPerTokenBatch1: b1, msPerTokenBatch16: b16, collectivesBatch1: c1, collectivesBatch16: c16 };
+    for (let round = 0; round < rounds; round++) {
+      for (const v of vs) {
+        const before = await v.stats?.();
+        const cache = v.caches[v.caches.length - 1];
+        const times: number[] = [];
+        for (let s = 0; s < steps; s++) {
+          const at = round * steps + s;
+          const t0 = performance.now();
+          await v.rt.step(cache, new Int32Array(batch).fill(17 + at), cacheLen + 1 + at);
+          // The first step of a round pays for the other variant's turn (caches, pages); the first
+          // round's first four for the cache's first growth and the weights' repacking for the
+          // batch size (wasm_gemm's REPACK_AFTER).
+          if (s >= (round === 0 ? 4 : 1)) times.push(performance.now() - t0);
+        }
+        v.times.push(...times);
+        v.rounds.push(median(times));
+        const after = await v.stats?.();
+        if (before && after) {
+          v.collectives.push(after.map((a, r) => {
+            const waitMs = (a.waitMs - before[r].waitMs) / steps;
+            return {
+              collectives: (a.collectives - before[r].collectives) / steps,
+              ms: (a.ms - before[r].ms) / steps,
+              waitMs,
+              busyMs: ((a.stepMs ?? 0) - (before[r].stepMs ?? 0)) / steps - waitMs,
+            };
+          }));
+        }
+      }
+    }
+    vs.forEach((v, i) => {
+      const o = out[i];
+      if (batch === 1) {
+        o.prefillMs = v.prefillMs;
+        o.msPerTokenBatch1 = median(v.times);
+        o.roundsBatch1 = v.rounds;
+      } else {
+        o.msPerTokenBatch16 = median(v.times);
+        o.roundsBatch16 = v.rounds;
+      }
+      if (v.collectives.length) {
+        // mean over the rounds, per rank
+        const per = v.collectives[0].map((_, r) => {
+          const m = (k: keyof StepCollectives) => v.collectives.reduce((a, c) => a + c[r][k], 0) / v.collectives.length;
+          return { collectives: m('collectives'), ms: m('ms'), waitMs: m('waitMs'), busyMs: m('busyMs') };
+        });
+        if (batch === 1) o.collectivesBatch1 = per;
+        else o.collectivesBatch16 = per;
+      }
+    });
+    for (const v of vs) for (const c of v.caches.reverse()) await v.rt.releaseCache(c);
+  }
+  return out;
 }
 
 (async () => {
@@ -120,18 +181,16 @@ async function decodeRun(rt: ClvpRuntime, stats?: () => Promise<CollectiveStats[
   const backend = await initBackend(backendArg);
   const bw1 = await measureBandwidth(1);
   const bwN = await measureBandwidth(tp);
-  log(`${layers}-layer decoder (hidden ${dc.hiddenSize}, ${dc.numAttentionHeads} heads, vocab ${dc.vocabSize}), ${countParameters(config).toLocaleString('en-US')} parameters; one instance ...`);
+  log(`${layers}-layer decoder (hidden ${dc.hiddenSize}, ${dc.numAttentionHeads} heads, vocab ${dc.vocabSize}), ${countParameters(config).toLocaleString('en-US')} parameters: one instance, and over ${tp} tensor-parallel ${backend} workers, in alternating rounds ...`);
   const local = new LocalRuntime(new ClvpModules(config, new RandomInitSource(1, undefined, SINGLE_RANK)), backend);
-  await decodeRun(local); // warm-up: kernels, XNNPACK weight packing, allocator
-  const one = await decodeRun(local);
-  const oneMem = (await local.memory())[0];
-  await local.dispose();
-
-  log(`the same model over ${tp} tensor-parallel ${backend} workers ...`);
   const pool = (await TensorParallelRuntime.start({ kind: 'random', config, seed: 1 }, { tp, backend })).runtime as TensorParallelRuntime;
-  await decodeRun(pool);
-  const split = await decodeRun(pool, () => pool.collectiveStats());
+  const variants = [{ rt: local as ClvpRuntime }, { rt: pool as ClvpRuntime, stats: () => pool.collectiveStats() }];
+  // warm-up: kernels, weight packing, allocators
+  for (const v of variants) await decodeRuns([v], 1);
+  const [one, split] = await decodeRuns(variants, rounds);
+  const oneMem = (await local.memory())[0];
   const mem = await pool.memory();
+  await local.dispose();
   await pool.dispose();
 
   const floor1 = (decoderBytes / (bw1 * 1e9)) * 1000;
@@ -149,10 +208,14 @@ async function decodeRun(rt: ClvpRuntime, stats?: () => Promise<CollectiveStats[
     floorMsPerTokenTp: floorN,
     msPerTokenBatch1: one.msPerTokenBatch1,
     msPerTokenBatch16: one.msPerTokenBatch16,
+    roundsBatch1: one.roundsBatch1,
+    roundsBatch16: one.roundsBatch16,
     prefillMs: one.prefillMs,
     tp,
     msPerTokenBatch1Tp: split.msPerTokenBatch1,
     msPerTokenBatch16Tp: split.msPerTokenBatch16,
+    roundsBatch1Tp: split.roundsBatch1,
+    roundsBatch16Tp: split.roundsBatch16,
     prefillMsTp: split.prefillMs,
     ratioBatch1: split.msPerTokenBatch1 / one.msPerTokenBatch1,
     ratioBatch16: split.msPerTokenBatch16 / one.msPerTokenBatch16,
@@ -178,10 +241,14 @@ async function decodeRun(rt: ClvpRuntime, stats?: () => Promise<CollectiveStats[
     ['', `one instance  |  tp ${tp}  |  ratio`],
     [`batch 1, cache ${cacheLen} (ms/token)`, `${f(one.msPerTokenBatch1)}  |  ${f(split.msPerTokenBatch1)}  |  ${result.ratioBatch1.toFixed(2)}  (tp ${tp} = ${result.batch1OverFloorTp.toFixed(2)} x the ${tp}-thread floor, ${result.batch1OverFloor.toFixed(2)} x the 1-thread one)`],
     [`batch 16, cache ${cacheLen} (ms/step)`, `${f(one.msPerTokenBatch16)}  |  ${f(split.msPerTokenBatch16)}  |  ${result.ratioBatch16.toFixed(2)}`],
+    ...([1, 16] as const).map((b): [string, string] => {
+      const k = b === 1 ? 'roundsBatch1' : 'roundsBatch16';
+      return [`  batch ${b}, the median of each round`, `${one[k].map(f).join(' ')}  |  ${split[k].map(f).join(' ')}`];
+    }),
     [`prefill ${cacheLen} positions, batch 1 (ms)`, `${one.prefillMs.toFixed(0)}  |  ${split.prefillMs.toFixed(0)}`],
     ...(['collectivesBatch1', 'collectivesBatch16'] as const).map((k, i): [string, string] => [
-      `collectives per step, batch ${i ? 16 : 1}: count, ms (waiting) per rank`,
-      (result[k] ?? []).map((c) => `${c.collectives.toFixed(0)}, ${f(c.ms)} (${f(c.waitMs)})`).join('  |  '),
+      `collectives per step, batch ${i ? 16 : 1}: count, ms (waiting); busy ms, per rank`,
+      (result[k] ?? []).map((c) => `${c.collectives.toFixed(0)}, ${f(c.ms)} (${f(c.waitMs)}); ${f(c.busyMs)}`).join('  |  '),
     ]),
     ['wasm heap: one instance / each worker (MB)', `${result.heapMB === null ? 'n/a' : result.heapMB.toFixed(0)} / ${result.workerHeapMB.map((x) => (x === null ? 'n/a' : x.toFixed(0))).join(', ')}`],
     ['process RSS at the end (MB)', result.peakRssMB.toFixed(0)],
