@@ -4,6 +4,8 @@
 // wasm workers, measured in the same run.
 //   npx ts-node bench/decode.ts [--layers N] [--hidden 1024] [--heads 16] [--tp 2] [--backend wasm|cpu|tensorflow] [--steps 8] [--rounds 3] [--cache 400] [--json]
 import '../src/platform/node_install';
+import * as v8 from 'v8';
+import * as vm from 'vm';
 import { Worker } from 'worker_threads';
 import { initBackend, setBackendLogger } from '../src/backend';
 import { countParameters, makeConfig } from '../src/config/configuration_clvp';
@@ -24,8 +26,9 @@ const hidden = Number(arg('hidden', '1024'));
 const heads = Number(arg('heads', '16'));
 const tp = Number(arg('tp', '2'));
 const steps = Number(arg('steps', '8'));
-if (!(Number.isInteger(steps) && steps >= 5)) throw new Error(`--steps must be an integer >= 5 (the first four are not timed), got ${arg('steps', '')}`);
+if (!(Number.isInteger(steps) && steps >= 2)) throw new Error(`--steps must be an integer >= 2 (a round's first step is not timed), got ${arg('steps', '')}`);
 const rounds = Number(arg('rounds', '3'));
+if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`--rounds must be a positive integer, got ${arg('rounds', '')}`);
 const cacheLen = Number(arg('cache', '400'));
 const log = (s: string) => !json && process.stderr.write(s + '\n');
 
@@ -88,6 +91,20 @@ interface StepCollectives {
 
 const median = (x: number[]) => x.slice().sort((a, b) => a - b)[Math.floor(x.length / 2)];
 
+/**
+ * Between two variants' turns: collect this thread's garbage now and give V8's helper threads a
+ * moment, so that the one instance's garbage (it decodes in this thread) is not marked and swept
+ * on the cores the workers' turn then needs.
+ */
+const collectGarbage = (() => {
+  v8.setFlagsFromString('--expose-gc');
+  return vm.runInNewContext('gc') as () => void;
+})();
+async function settle(): Promise<void> {
+  collectGarbage();
+  await new Promise((r) => setTimeout(r, 200));
+}
+
 /** A runtime under test, with its caches and the times of its steps. */
 interface Variant {
   rt: ClvpRuntime;
@@ -101,7 +118,7 @@ interface Variant {
 }
 
 /**
- * Both variants decode in alternating rounds of `steps` steps, batch 1 then batch 16 (the
+ * Both variants decode in alternating rounds of `steps` steps (after an untimed first round), batch 1 then batch 16 (the
  * prefix shared), and each reports the median of its steps. This VM's speed moves by a quarter
  * within a minute, and one of its two vCPUs runs up to ~15 % slower than the other for seconds at
  * a time: measured one after the other, the ratio moved with whichever phase each variant met.
@@ -120,8 +137,11 @@ async function decodeRuns(variants: Array<{ rt: ClvpRuntime; stats?: () => Promi
       const caches = batch > 1 ? [own.cache, await v.rt.fork(own.cache)] : [own.cache];
       vs.push({ ...v, prefillMs, caches, times: [], rounds: [], collectives: [] });
     }
-    for (let round = 0; round < rounds; round++) {
+    // Round 0 is not timed: a variant's first steps after its prefill ran 10-20 % slower in every
+    // run here (the cache's first growth, the weights' repacking for the batch size, and more).
+    for (let round = 0; round <= rounds; round++) {
       for (const v of vs) {
+        await settle();
         const before = await v.stats?.();
         const cache = v.caches[v.caches.length - 1];
         const times: number[] = [];
@@ -129,14 +149,13 @@ async function decodeRuns(variants: Array<{ rt: ClvpRuntime; stats?: () => Promi
           const at = round * steps + s;
           const t0 = performance.now();
           await v.rt.step(cache, new Int32Array(batch).fill(17 + at), cacheLen + 1 + at);
-          // The first step of a round pays for the other variant's turn (caches, pages); the first
-          // round's first four for the cache's first growth and the weights' repacking for the
-          // batch size (wasm_gemm's REPACK_AFTER).
-          if (s >= (round === 0 ? 4 : 1)) times.push(performance.now() - t0);
+          // The first step of a round pays for the other variant's turn (caches, pages).
+          if (s >= 1) times.push(performance.now() - t0);
         }
+        const after = await v.stats?.();
+        if (round === 0) continue;
         v.times.push(...times);
         v.rounds.push(median(times));
-        const after = await v.stats?.();
         if (before && after) {
           v.collectives.push(after.map((a, r) => {
             const waitMs = (a.waitMs - before[r].waitMs) / steps;
@@ -186,7 +205,7 @@ async function decodeRuns(variants: Array<{ rt: ClvpRuntime; stats?: () => Promi
   const pool = (await TensorParallelRuntime.start({ kind: 'random', config, seed: 1 }, { tp, backend })).runtime as TensorParallelRuntime;
   const variants = [{ rt: local as ClvpRuntime }, { rt: pool as ClvpRuntime, stats: () => pool.collectiveStats() }];
   // warm-up: kernels, weight packing, allocators
-  for (const v of variants) await decodeRuns([v], 1);
+  for (const v of variants) await decodeRuns([v], 0);
   const [one, split] = await decodeRuns(variants, rounds);
   const oneMem = (await local.memory())[0];
   const mem = await pool.memory();
