@@ -13,14 +13,10 @@ import { DEMO_MOUNTS } from '../scripts/demo';
 import { startStaticServer } from '../scripts/serve';
 import { launchChromium } from '../scripts/chromium';
 import type { BenchReport } from './browser_page';
+import { arg } from './args';
 
 const REPO = path.resolve(__dirname, '..');
 const OUT = path.join(REPO, 'dist', 'browser-bench');
-
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : def;
-}
 
 function cpuModel(): string {
   try {

@@ -1,7 +1,7 @@
 // Decode benchmark at the real CLVP decoder dimensions (hidden 1024, 16 heads, vocab 8194, 608
 // positions; 30 layers; --layers, --hidden and --heads change them), random weights, through the runtime the
 // generation loop uses: one instance in this thread, and the same model over --tp N tensor-parallel
-// wasm workers, measured in the same run.
+// wasm workers, both alive and timed in alternating rounds.
 //   npx ts-node bench/decode.ts [--layers N] [--hidden 1024] [--heads 16] [--tp 2] [--backend wasm|cpu|tensorflow] [--steps 8] [--rounds 3] [--cache 400] [--json]
 import '../src/platform/node_install';
 import * as v8 from 'v8';
@@ -15,20 +15,15 @@ import { RandomInitSource } from '../src/models/weights';
 import { LocalRuntime } from '../src/runtime/local';
 import { CollectiveStats, TensorParallelRuntime } from '../src/runtime/pool';
 import type { ClvpRuntime, HostTensor } from '../src/runtime/runtime';
+import { arg, intArg } from './args';
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : def;
-}
 const json = process.argv.includes('--json');
 const layers = Number(arg('layers', '30'));
 const hidden = Number(arg('hidden', '1024'));
 const heads = Number(arg('heads', '16'));
 const tp = Number(arg('tp', '2'));
-const steps = Number(arg('steps', '8'));
-if (!(Number.isInteger(steps) && steps >= 2)) throw new Error(`--steps must be an integer >= 2 (a round's first step is not timed), got ${arg('steps', '')}`);
-const rounds = Number(arg('rounds', '3'));
-if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`--rounds must be a positive integer, got ${arg('rounds', '')}`);
+const steps = intArg('steps', 8, 2, " (a round's first step is not timed)");
+const rounds = intArg('rounds', 3, 1);
 const cacheLen = Number(arg('cache', '400'));
 const log = (s: string) => !json && process.stderr.write(s + '\n');
 
@@ -76,7 +71,7 @@ interface RunResult {
   /** the median of each round, to show how far the machine drifted during the run */
   roundsBatch1: number[];
   roundsBatch16: number[];
-  /** per rank, per step, over the timed steps only */
+  /** per rank, per timed step, the mean over the timed rounds */
   collectivesBatch1?: StepCollectives[];
   collectivesBatch16?: StepCollectives[];
 }
@@ -118,8 +113,8 @@ interface Variant {
 }
 
 /**
- * Both variants decode in alternating rounds of `steps` steps (after an untimed first round), batch 1 then batch 16 (the
- * prefix shared), and each reports the median of its steps. This VM's speed moves by a quarter
+ * Both variants decode in alternating rounds of `steps` steps, after an untimed first round, batch 1
+ * then batch 16 (the prefix shared), and each reports the median of its timed steps. This VM's speed moves by a quarter
  * within a minute, and one of its two vCPUs runs up to ~15 % slower than the other for seconds at
  * a time: measured one after the other, the ratio moved with whichever phase each variant met.
  */
@@ -137,33 +132,36 @@ async function decodeRuns(variants: Array<{ rt: ClvpRuntime; stats?: () => Promi
       const caches = batch > 1 ? [own.cache, await v.rt.fork(own.cache)] : [own.cache];
       vs.push({ ...v, prefillMs, caches, times: [], rounds: [], collectives: [] });
     }
-    // Round 0 is not timed: a variant's first steps after its prefill ran 10-20 % slower in every
-    // run here (the cache's first growth, the weights' repacking for the batch size, and more).
+    // Round 0 is not timed: a variant's first round after its prefill ran 10-20 % slower in every
+    // run here, more than the cache's first growth and the weights' repacking for the batch size
+    // (both inside its first four steps) account for.
     for (let round = 0; round <= rounds; round++) {
       for (const v of vs) {
         await settle();
-        const before = await v.stats?.();
         const cache = v.caches[v.caches.length - 1];
         const times: number[] = [];
+        let before: CollectiveStats[] | undefined;
         for (let s = 0; s < steps; s++) {
           const at = round * steps + s;
           const t0 = performance.now();
           await v.rt.step(cache, new Int32Array(batch).fill(17 + at), cacheLen + 1 + at);
           // The first step of a round pays for the other variant's turn (caches, pages).
           if (s >= 1) times.push(performance.now() - t0);
+          else before = await v.stats?.();
         }
         const after = await v.stats?.();
         if (round === 0) continue;
         v.times.push(...times);
         v.rounds.push(median(times));
         if (before && after) {
+          const timed = steps - 1;
           v.collectives.push(after.map((a, r) => {
-            const waitMs = (a.waitMs - before[r].waitMs) / steps;
+            const waitMs = (a.waitMs - before![r].waitMs) / timed;
             return {
-              collectives: (a.collectives - before[r].collectives) / steps,
-              ms: (a.ms - before[r].ms) / steps,
+              collectives: (a.collectives - before![r].collectives) / timed,
+              ms: (a.ms - before![r].ms) / timed,
               waitMs,
-              busyMs: ((a.stepMs ?? 0) - (before[r].stepMs ?? 0)) / steps - waitMs,
+              busyMs: ((a.stepMs ?? 0) - (before![r].stepMs ?? 0)) / timed - waitMs,
             };
           }));
         }
@@ -180,7 +178,6 @@ async function decodeRuns(variants: Array<{ rt: ClvpRuntime; stats?: () => Promi
         o.roundsBatch16 = v.rounds;
       }
       if (v.collectives.length) {
-        // mean over the rounds, per rank
         const per = v.collectives[0].map((_, r) => {
           const m = (k: keyof StepCollectives) => v.collectives.reduce((a, c) => a + c[r][k], 0) / v.collectives.length;
           return { collectives: m('collectives'), ms: m('ms'), waitMs: m('waitMs'), busyMs: m('busyMs') };

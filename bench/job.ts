@@ -15,11 +15,8 @@ import { generationConfigFromPreset, resolvePreset } from '../src/generation/pre
 import { writeRandomCheckpoint } from '../src/models/random_checkpoint';
 import { ClvpProcessor } from '../src/processing_clvp';
 import type { CollectiveStats } from '../src/runtime/pool';
+import { arg } from './args';
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : def;
-}
 const json = process.argv.includes('--json');
 const maxNew = Number(arg('max-new-tokens', '500'));
 const tpArg = arg('tp', 'auto');

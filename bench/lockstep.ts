@@ -7,22 +7,16 @@
 import { Worker } from 'worker_threads';
 import * as path from 'path';
 import { allocateSharedBuffers } from '../src/runtime/comm';
+import { intArg } from './args';
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : def;
-}
 const json = process.argv.includes('--json');
-const tp = Number(arg('tp', '2'));
-const products = Number(arg('products', '60'));
-const steps = Number(arg('steps', '12'));
-const rows = Number(arg('rows', '16'));
-for (const [k, v] of Object.entries({ tp, products, steps, rows })) {
-  if (!(Number.isInteger(v) && v >= (k === 'tp' ? 2 : 1))) throw new Error(`--${k} must be an integer >= ${k === 'tp' ? 2 : 1}, got ${arg(k, '')}`);
-}
+const tp = intArg('tp', 2, 2);
+const products = intArg('products', 60, 1);
+const steps = intArg('steps', 12, 1);
+const rows = intArg('rows', 16, 1);
 
 /** per rank, per timed step */
-export interface LockstepRank {
+interface LockstepRank {
   stepMs: number;
   waitMs: number;
   busyMs: number;
@@ -45,22 +39,27 @@ async function run(barriersPerStep: number): Promise<LockstepRank[]> {
 }
 
 (async () => {
-  const out: Record<string, LockstepRank[]> = {};
   // one barrier a step, then one after every product, then one a step again: the VM's phases move
-  for (const [label, per] of [['once', 1], ['every', products], ['once again', 1]] as const) {
-    if (!json) process.stderr.write(`${tp} ranks, ${products} products of [${rows}, 1024] x [1024, 2048] a step, ${per} barrier(s) a step ...\n`);
-    out[label] = await run(per);
+  const plans = [
+    { key: 'barrierOnceAStep', barriers: 1 },
+    { key: 'barrierEveryProduct', barriers: products },
+    { key: 'barrierOnceAStepAgain', barriers: 1 },
+  ];
+  const results: LockstepRank[][] = [];
+  for (const { barriers } of plans) {
+    if (!json) process.stderr.write(`${tp} ranks, ${products} products of [${rows}, 1024] x [1024, 2048] a step, ${barriers} barrier(s) a step ...\n`);
+    results.push(await run(barriers));
   }
   if (json) {
-    console.log(JSON.stringify({ tp, products, rows, steps, barrierOnceAStep: out['once'], barrierEveryProduct: out['every'], barrierOnceAStepAgain: out['once again'] }));
+    console.log(JSON.stringify({ tp, products, rows, steps, ...Object.fromEntries(plans.map((p, i) => [p.key, results[i]])) }));
     return;
   }
   const f = (x: number) => x.toFixed(1);
   const lines = [`barriers a step      step ms   per rank: busy ms (waiting ms)`];
-  for (const [label, per] of [['once', 1], ['every', products], ['once again', 1]] as const) {
-    const r = out[label];
-    lines.push(`${String(per).padEnd(20)} ${f(r[0].stepMs).padStart(7)}   ${r.map((x) => `${f(x.busyMs)} (${f(x.waitMs)})`).join('  |  ')}`);
-  }
+  plans.forEach(({ barriers }, i) => {
+    const r = results[i];
+    lines.push(`${String(barriers).padEnd(20)} ${f(r[0].stepMs).padStart(7)}   ${r.map((x) => `${f(x.busyMs)} (${f(x.waitMs)})`).join('  |  ')}`);
+  });
   console.log(lines.join('\n'));
 })().catch((e) => {
   console.error(e);

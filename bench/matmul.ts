@@ -9,11 +9,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, setBackendLogger } from '../src/backend';
 import { WasmBackendLike, WasmGemm, hasRelaxedSimd } from '../src/wasm_gemm';
 import { originalWasmKernel } from '../src/wasm_kernels';
+import { arg } from './args';
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : def;
-}
 const json = process.argv.includes('--json');
 const reps = Number(arg('reps', '30'));
 

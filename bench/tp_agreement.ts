@@ -11,11 +11,8 @@ import { initBackend, setBackendLogger } from '../src/backend';
 import { ClvpModelForConditionalGeneration } from '../src/clvp_model';
 import { makeConfig } from '../src/config/configuration_clvp';
 import { generationConfigFromPreset, resolvePreset } from '../src/generation/presets';
+import { arg } from './args';
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : def;
-}
 const json = process.argv.includes('--json');
 const layers = Number(arg('layers', '8'));
 const tp = Number(arg('tp', '2'));
