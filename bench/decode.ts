@@ -42,6 +42,13 @@ const decoderBytes = (() => {
   return 4 * (layers * layer + 4 * h + h * dc.vocabSize + dc.vocabSize);
 })();
 
+/**
+ * Bytes of one candidate's KV cache a batch-1 step reads at the least: the keys and values of
+ * every layer for the prefilled positions (a step cannot attend without reading them; the steps'
+ * own positions, a few more, are left out).
+ */
+const kvBytes = 4 * layers * 2 * dc.hiddenSize * cacheLen;
+
 /** Read bandwidth of `threads` threads at once: each memcmps two equal 256 MiB buffers (reads 512 MiB). */
 async function measureBandwidth(threads: number): Promise<number> {
   const code = `
@@ -209,8 +216,9 @@ async function decodeRuns(variants: Array<{ rt: ClvpRuntime; stats?: () => Promi
   await local.dispose();
   await pool.dispose();
 
-  const floor1 = (decoderBytes / (bw1 * 1e9)) * 1000;
-  const floorN = (decoderBytes / (bwN * 1e9)) * 1000;
+  // The floor of a batch-1 step: what it must read (the weights, then the cache) at the bandwidth.
+  const floor1 = ((decoderBytes + kvBytes) / (bw1 * 1e9)) * 1000;
+  const floorN = ((decoderBytes + kvBytes) / (bwN * 1e9)) * 1000;
   const result = {
     backend,
     layers,
@@ -218,10 +226,12 @@ async function decodeRuns(variants: Array<{ rt: ClvpRuntime; stats?: () => Promi
     heads,
     cacheLength: cacheLen,
     decoderWeightMB: decoderBytes / 1e6,
+    kvCacheMB: kvBytes / 1e6,
     bandwidthGBs: bw1,
     bandwidthGBsTp: bwN,
     floorMsPerToken: floor1,
     floorMsPerTokenTp: floorN,
+    floorWeightsOnlyMsPerTokenTp: (decoderBytes / (bwN * 1e9)) * 1000,
     msPerTokenBatch1: one.msPerTokenBatch1,
     msPerTokenBatch16: one.msPerTokenBatch16,
     roundsBatch1: one.roundsBatch1,
@@ -252,8 +262,9 @@ async function decodeRuns(variants: Array<{ rt: ClvpRuntime; stats?: () => Promi
     ['backend', backend],
     [`decoder layers (hidden ${hidden}, ${heads} heads, vocab ${dc.vocabSize})`, String(layers)],
     ['decoder weights read per token (MB)', result.decoderWeightMB.toFixed(0)],
+    [`KV cache read per token at batch 1, cache ${cacheLen} (MB)`, result.kvCacheMB.toFixed(0)],
     [`read bandwidth, 1 / ${tp} threads (GB/s)`, `${f(bw1)} / ${f(bwN)}`],
-    [`floor: weights / bandwidth, 1 / ${tp} threads (ms/token)`, `${f(floor1)} / ${f(floorN)}`],
+    [`floor: (weights + cache) / bandwidth, 1 / ${tp} threads (ms/token)`, `${f(floor1)} / ${f(floorN)} (the weights alone: ${f(result.floorWeightsOnlyMsPerTokenTp)} at ${tp})`],
     ['', `one instance  |  tp ${tp}  |  ratio`],
     [`batch 1, cache ${cacheLen} (ms/token)`, `${f(one.msPerTokenBatch1)}  |  ${f(split.msPerTokenBatch1)}  |  ${result.ratioBatch1.toFixed(2)}  (tp ${tp} = ${result.batch1OverFloorTp.toFixed(2)} x the ${tp}-thread floor, ${result.batch1OverFloor.toFixed(2)} x the 1-thread one)`],
     [`batch 16, cache ${cacheLen} (ms/step)`, `${f(one.msPerTokenBatch16)}  |  ${f(split.msPerTokenBatch16)}  |  ${result.ratioBatch16.toFixed(2)}`],

@@ -36,7 +36,7 @@
 // Used only where tfjs-wasm runs single-threaded (Node, and pages without cross-origin isolation):
 // a threaded XNNPACK uses every core, this kernel one.
 import * as tf from '@tensorflow/tfjs-core';
-import { HEADER, I32, V128, addr, forRange, funcBody, hasRelaxedSimd, i32FnType, madd, name, op, section, uleb, vec } from './layers/wasm_binary';
+import { HEADER, I32, V128, addr, forRange, funcBody, hasRelaxedSimd, i32FnType, importedMemory, madd, name, op, section, uleb, vec } from './layers/wasm_binary';
 
 /** Rows of a tile (register blocking: 6 rows x 2 vectors = 12 accumulators of x64's 16 registers). */
 const MR = 6;
@@ -210,12 +210,10 @@ function copy2dBody(): number[] {
  */
 export function gemmModuleBytes(fma: boolean, shared: boolean, group: Grouping = 1): Uint8Array {
   const rems = Array.from({ length: MR }, (_, i) => i);
-  // memory limits: a shared memory must declare its maximum (4 GiB, as tfjs-wasm's)
-  const limits = shared ? [0x03, 0x00, ...uleb(65536)] : [0x00, 0x00];
   return Uint8Array.from([
     ...HEADER,
     ...section(1, vec([i32FnType(8)])),
-    ...section(2, vec([[...name('env'), ...name('memory'), 0x02, ...limits]])),
+    ...importedMemory(shared),
     ...section(3, vec([...rems.map(() => [0x00]), [0x00], [0x00]])),
     ...section(7, vec([...rems.map((r) => [...name(`gemm${r}`), 0x00, ...uleb(r)]), [...name('gemv'), 0x00, ...uleb(MR)], [...name('copy2d'), 0x00, ...uleb(MR + 1)]])),
     // locals: 8 i32 after the parameters, then the tile's v128s (the widest tile: 6 rows)

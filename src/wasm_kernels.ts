@@ -18,6 +18,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { hasPlatform, platform } from './platform/platform';
 import { setBatchedProductsNative } from './layers/batched_matmul';
 import { WasmBackendLike as GemmBackend, WasmGemm } from './wasm_gemm';
+import { geluKernelSupported, registerGeluKernel } from './wasm_gelu';
 
 interface WasmTensorInfo {
   dataId: object;
@@ -160,6 +161,7 @@ export function installWasmKernels(): void {
     // Batched products are then one fast call however many entries: no need to split them.
     setBatchedProductsNative(() => tf.getBackend() === 'wasm' && WasmGemm.for(tf.backend() as unknown as GemmBackend) !== null);
   }
+  if (geluKernelSupported()) registerGeluKernel();
   replace(tf.Slice, (original) => (args) => {
     const x = args.inputs.x as WasmTensorInfo;
     if (x.dtype === 'string') return original(args);

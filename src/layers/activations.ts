@@ -15,8 +15,22 @@ export function gelu(x: tf.Tensor): tf.Tensor {
  * [16, 4096]: 118 us vs 2.4 ms, which was a tenth of a batch-16 decode step). Pow is avoided too.
  */
 export function geluNew(x: tf.Tensor): tf.Tensor {
+  // On wasm one kernel of ours computes the same (src/wasm_gelu.ts), where the backend has it.
+  if (x.dtype === 'float32' && tf.getKernel(GELU_NEW_KERNEL, tf.getBackend())) return tf.engine().runKernel(GELU_NEW_KERNEL, { x });
+  return geluNewComposed(x);
+}
+
+/** 2u = x (a x^2 + b): the cubic's and the linear term's coefficients */
+export const GELU_NEW_CUBIC = 2 * SQRT_2_OVER_PI * 0.044715;
+export const GELU_NEW_LINEAR = 2 * SQRT_2_OVER_PI;
+
+/** The name a backend registers a gelu_new kernel under. */
+export const GELU_NEW_KERNEL = 'ClvpGeluNew';
+
+/** gelu_new in tfjs ops, on every backend (and the reference the wasm kernel is tested against). */
+export function geluNewComposed(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
-    const twoU = tf.mul(x, tf.add(tf.mul(tf.square(x), 2 * SQRT_2_OVER_PI * 0.044715), 2 * SQRT_2_OVER_PI));
+    const twoU = tf.mul(x, tf.add(tf.mul(tf.square(x), GELU_NEW_CUBIC), GELU_NEW_LINEAR));
     return tf.mul(x, tf.sigmoid(twoU));
   });
 }

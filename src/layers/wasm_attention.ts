@@ -14,7 +14,7 @@
 //   scores(q, k, out, nq, nk, d, qs, ks, os):   out[i*os + j] = sum_t q[i*qs + t] * k[j*ks + t]
 //   context(p, v, out, nq, nk, d, ps, vs, os, acc): out[i*os + t] (+)= sum_j p[i*ps + j] * v[j*vs + t]
 // Pointers are byte offsets into the module's memory, strides and sizes in floats; d % 4 == 0.
-import { HEADER, I32, V128, addr, forRange, funcBody, hasRelaxedSimd, i32FnType, madd, name, op, section, uleb, vec } from './wasm_binary';
+import { HEADER, I32, V128, addr, expF32x4, f32x4, forRange, funcBody, hasRelaxedSimd, i32FnType, madd, name, op, section, uleb, vec } from './wasm_binary';
 
 /**
  * scores(q, k, out, nq, nk, d, qs, ks, os). With `unroll` 4, the dot product takes 16 floats per
@@ -162,29 +162,18 @@ function contextTileBody(queries: 1 | 2, width: number, fma: boolean): number[] 
   ];
 }
 
-/** v128.const of four equal f32 lanes. */
-const f32x4 = (v: number) => [0xfd, 0x0c, ...Array.from({ length: 4 }, () => Array.from(new Uint8Array(new Float32Array([v]).buffer))).flat()];
-
 /**
  * softmax(at, rows, n): each of `rows` rows of n floats (n % 4 == 0, 16-byte aligned) becomes
  * softmax(row) in place, max subtracted as torch does. The JS loop this replaces took ~35 ms of a
- * 30-layer batch-16 step at 500 positions, most of it in Math.exp. exp here is Cephes' expf
- * (range reduction by ln 2 in two parts, a degree-5 polynomial, 2^n built in the exponent bits):
- * within about one ulp of the exact value, as torch's vectorised exp is. Inputs are clamped at
- * -87.3 (exp < 2^-126, nothing against a sum of at least 1), so padding lanes of -Infinity give
- * a harmless tiny value.
+ * 30-layer batch-16 step at 500 positions, most of it in Math.exp (expF32x4 says how exp is
+ * computed here). Its clamp at -87.3 gives padding lanes of -Infinity a tiny value, nothing
+ * against a sum of at least 1.
  */
 function softmaxBody(): number[] {
-  // params 0..2: at rows n; locals 3 r, 4 p, 5 end, 6 x (i32); 7 v, 8 m, 9 sum, 10 k (v128)
+  // params 0..2: at rows n; locals 3 r, 4 p, 5 end, 6 x (i32); 7 v, 8 m, 9 sum, 10 k, 11 j (v128)
   const [at, rows, n, r, p, end, x] = Array.from({ length: 7 }, (_, i) => i);
-  const [v, m, sum, k] = [7, 8, 9, 10];
-  const mul = op.f32x4Mul, add = op.f32x4Add;
-  const sub = [0xfd, ...uleb(229)];
-  const fmax = [0xfd, ...uleb(233)];
-  const nearest = [0xfd, ...uleb(106)];
-  const truncSat = [0xfd, ...uleb(248)];
-  const i32x4Add = [0xfd, ...uleb(174)];
-  const i32x4Shl = [0xfd, ...uleb(171)];
+  const [v, m, sum, k, j] = [7, 8, 9, 10, 11];
+  const { f32x4Mul: mul, f32x4Add: add, f32x4Sub: sub, f32x4Max: fmax } = op;
   const scalarMax = [0x97];
   const lanes = (local: number, combine: number[]) => [
     ...op.get(local), ...op.f32x4Lane(0), ...op.get(local), ...op.f32x4Lane(1), ...combine,
@@ -198,17 +187,7 @@ function softmaxBody(): number[] {
     ...op.get(x), ...op.i32(16), ...op.i32Add, ...op.tee(x), ...op.get(end), ...op.i32GeU, ...op.i32Eqz, ...op.brIf(0),
     ...op.end,
   ];
-  // v = exp(v): n = nearest(v log2 e); r = v - n C1 - n C2; exp(r) by the polynomial; times 2^n
-  const exp = [
-    ...op.get(v), ...f32x4(-87.3), ...fmax, ...op.set(v),
-    ...op.get(v), ...f32x4(Math.LOG2E), ...mul, ...nearest, ...op.set(k),
-    ...op.get(v), ...op.get(k), ...f32x4(0.693359375), ...mul, ...sub, ...op.get(k), ...f32x4(-2.12194440e-4), ...mul, ...sub, ...op.set(v),
-    ...f32x4(1.9875691500e-4),
-    ...[1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1].flatMap((c) => [...op.get(v), ...mul, ...f32x4(c), ...add]),
-    ...op.get(v), ...mul, ...op.get(v), ...mul, ...op.get(v), ...add, ...f32x4(1), ...add,
-    ...op.get(k), ...truncSat, 0xfd, 0x0c, ...Array.from({ length: 4 }, () => [127, 0, 0, 0]).flat(), ...i32x4Add, ...op.i32(23), ...i32x4Shl,
-    ...mul, ...op.set(v),
-  ];
+  const exp = expF32x4(v, k, j);
   const row = [
     ...op.get(at), ...op.get(r), ...op.get(n), ...op.i32Mul, ...op.i32(2), ...op.i32Shl, ...op.i32Add, ...op.tee(p),
     ...op.get(n), ...op.i32(2), ...op.i32Shl, ...op.i32Add, ...op.set(end),
@@ -235,7 +214,7 @@ function kernelBodies(fma: boolean): Array<{ name: string; type: 0 | 1 | 2; loca
     scores('scores_q1', scoresTileBody(1, fma), 9, 1 * 5 + 3),
     scores('scores_q2', scoresTileBody(2, fma), 9, 2 * 5 + 3),
     context(2, 4), context(2, 1), context(1, 8), context(1, 4), context(1, 1),
-    { name: 'softmax', type: 2, locals: [[4, I32], [4, V128]], code: softmaxBody() },
+    { name: 'softmax', type: 2, locals: [[4, I32], [5, V128]], code: softmaxBody() },
   ];
 }
 

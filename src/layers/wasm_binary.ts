@@ -93,10 +93,64 @@ export const op = {
   f32x4Splat: [0xfd, 0x13],
   f32x4Lane: (l: number) => [0xfd, 0x1f, l],
   f32x4Add: [0xfd, ...uleb(228)],
+  f32x4Sub: [0xfd, ...uleb(229)],
   f32x4Mul: [0xfd, ...uleb(230)],
+  f32x4Div: [0xfd, ...uleb(231)],
+  f32x4Min: [0xfd, ...uleb(232)],
+  f32x4Max: [0xfd, ...uleb(233)],
+  /** pmin(a, b) = b < a ? b : a, pmax(a, b) = a < b ? b : a: minps / maxps */
+  f32x4PMin: [0xfd, ...uleb(234)],
+  f32x4PMax: [0xfd, ...uleb(235)],
+  f32x4Neg: [0xfd, ...uleb(225)],
+  f32x4Gt: [0xfd, ...uleb(68)],
+  /** v128.andnot: a & ~b */
+  v128AndNot: [0xfd, ...uleb(79)],
+  i32x4Shl: [0xfd, ...uleb(171)],
+  i32x4Add: [0xfd, ...uleb(174)],
   /** relaxed-SIMD f32x4.relaxed_madd: a * b + c, fused where the CPU has FMA */
   f32x4RelaxedMadd: [0xfd, ...uleb(0x105)],
 };
+
+/** v128.const of four equal f32 lanes. */
+export const f32x4 = (v: number): number[] => [0xfd, 0x0c, ...Array.from({ length: 4 }, () => Array.from(new Uint8Array(new Float32Array([v]).buffer))).flat()];
+
+/**
+ * v = exp(v) on the four lanes of v128 local `v` (k and j: v128 locals for scratch), without fused
+ * multiply-adds: Cephes' expf (range reduction by ln 2 in two parts, a degree-5 polynomial, 2^n
+ * built in the exponent bits), within about one ulp of the exact value, as torch's vectorised exp
+ * is. Inputs are clamped to [-87.3, EXP_MAX]: below, exp < 2^-126 (0 to every use here), above,
+ * the float32 range ends (a caller that needs the overflow tests for it).
+ */
+export const EXP_MAX = 88.3;
+
+export function expF32x4(v: number, k: number, j: number): number[] {
+  const { f32x4Mul: mul, f32x4Add: add, f32x4Sub: sub } = op;
+  // 1.5 * 2^23: adding it rounds to an integer (to nearest, ties to even, as f32x4.nearest) that
+  // then sits in the low mantissa bits, where i32 arithmetic makes 2^n of it: f32x4.nearest and
+  // i32x4.trunc_sat are several instructions each in V8 on x64 without SSE4.1 / AVX-512.
+  const ROUNDER = 12582912;
+  return [
+    // pmax / pmin (one instruction each; a NaN input stays NaN) clamp to [-87.3, EXP_MAX]
+    ...op.get(v), ...f32x4(-87.3), ...op.f32x4PMax, ...f32x4(EXP_MAX), ...op.f32x4PMin, ...op.set(v),
+    ...op.get(v), ...f32x4(Math.LOG2E), ...mul, ...f32x4(ROUNDER), ...add, ...op.tee(j), ...f32x4(ROUNDER), ...sub, ...op.set(k),
+    ...op.get(v), ...op.get(k), ...f32x4(0.693359375), ...mul, ...sub, ...op.get(k), ...f32x4(-2.12194440e-4), ...mul, ...sub, ...op.set(v),
+    ...f32x4(1.9875691500e-4),
+    ...[1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1].flatMap((c) => [...op.get(v), ...mul, ...f32x4(c), ...add]),
+    ...op.get(v), ...mul, ...op.get(v), ...mul, ...op.get(v), ...add, ...f32x4(1), ...add,
+    // 2^n: the exponent field n + 127 from the rounded sum's low bits (the rest shifts out)
+    ...op.get(j), 0xfd, 0x0c, ...Array.from({ length: 4 }, () => [127, 0, 0, 0]).flat(), ...op.i32x4Add, ...op.i32(23), ...op.i32x4Shl,
+    ...mul, ...op.set(v),
+  ];
+}
+
+/**
+ * The import section of a module that works in another module's memory (tfjs-wasm's heap) as
+ * env.memory; a shared memory must declare its maximum (4 GiB, as tfjs-wasm's does).
+ */
+export function importedMemory(shared: boolean): number[] {
+  const limits = shared ? [0x03, 0x00, ...uleb(65536)] : [0x00, 0x00];
+  return section(2, vec([[...name('env'), ...name('memory'), 0x02, ...limits]]));
+}
 
 /** acc + x * y on three v128 locals, left on the stack: fused (one rounding) with `fma`, else a multiply then an add. */
 export const madd = (fma: boolean, x: number, y: number, acc: number): number[] =>
