@@ -13,6 +13,7 @@
 // at -Infinity).
 import * as tf from '@tensorflow/tfjs-core';
 import { GELU_NEW_CUBIC, GELU_NEW_KERNEL, GELU_NEW_LINEAR } from './layers/activations';
+import { heapMemory } from './wasm_gemm';
 import { EXP_MAX, HEADER, I32, V128, expF32x4, f32x4, funcBody, i32FnType, importedMemory, name, op, section, vec } from './layers/wasm_binary';
 
 /** gelu(x, out, n): out[i] = gelu_new(x[i]) for n floats at byte pointers x and out (any alignment; out may be x). */
@@ -59,7 +60,7 @@ export function geluModuleBytes(shared: boolean): Uint8Array {
 }
 
 interface HeapBackend {
-  wasm: { asm: { memory: WebAssembly.Memory } };
+  wasm: Parameters<typeof heapMemory>[0];
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
 }
@@ -87,6 +88,18 @@ export function geluKernelSupported(): boolean {
   }
 }
 
+/**
+ * The same in JS, for a build of tfjs-wasm that does not show its heap as a WebAssembly.Memory:
+ * in float64, rounded once (within an ulp of the wasm kernel).
+ */
+function geluHost(x: Float32Array, out: Float32Array): void {
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    const e = Math.exp(-v * (v * v * GELU_NEW_CUBIC + GELU_NEW_LINEAR));
+    out[i] = e === Infinity ? 0 : v / (1 + e);
+  }
+}
+
 /** The tfjs kernel: x (float32) -> gelu_new(x), a new tensor of x's shape. */
 export function registerGeluKernel(): void {
   if (tf.getKernel(GELU_NEW_KERNEL, 'wasm')) return;
@@ -99,8 +112,11 @@ export function registerGeluKernel(): void {
       const b = backend as unknown as HeapBackend;
       const out = b.makeOutput(x.shape, 'float32');
       const n = tf.util.sizeFromShape(x.shape);
+      if (n === 0) return out;
+      const memory = heapMemory(b.wasm);
       // byte offsets after the allocation (which may grow the heap): they stay valid, views do not
-      if (n > 0) geluOn(b.wasm.asm.memory)(b.typedArrayFromHeap(x).byteOffset, b.typedArrayFromHeap(out).byteOffset, n);
+      if (memory) geluOn(memory)(b.typedArrayFromHeap(x).byteOffset, b.typedArrayFromHeap(out).byteOffset, n);
+      else geluHost(b.typedArrayFromHeap(x) as Float32Array, b.typedArrayFromHeap(out) as Float32Array);
       return out;
     },
   });

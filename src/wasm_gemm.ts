@@ -236,7 +236,10 @@ interface Kernels {
 }
 
 interface WasmModuleLike {
-  asm: { memory: WebAssembly.Memory };
+  /** the module's exports: the heap is `memory` among them in the single-threaded builds */
+  asm?: { memory?: WebAssembly.Memory };
+  /** the threaded build makes its (shared) heap in JS and imports it */
+  wasmMemory?: WebAssembly.Memory;
   _malloc(bytes: number): number;
   _free(ptr: number): void;
   tfjs: { getThreadsCount?: () => number };
@@ -264,6 +267,12 @@ interface Packed {
   misfits: number;
 }
 
+/** tfjs-wasm's heap as a WebAssembly.Memory, which a module of ours can import; null if this build does not show it. */
+export function heapMemory(wasm: WasmModuleLike): WebAssembly.Memory | null {
+  for (const m of [wasm.asm?.memory, wasm.wasmMemory]) if (m instanceof WebAssembly.Memory) return m;
+  return null;
+}
+
 /** The kernel bound to one tfjs-wasm backend instance (its heap), with the packed weights it made. */
 export class WasmGemm {
   /** the compiled kernels, without FMA and with it, in the plain layout and in groups (made when first asked for) */
@@ -275,7 +284,10 @@ export class WasmGemm {
   /** products run (for tests: which products came here) */
   products = 0;
 
+  private readonly memory: WebAssembly.Memory;
+
   private constructor(private readonly backend: WasmBackendLike, readonly fma: boolean) {
+    this.memory = heapMemory(backend.wasm)!;
     this.kernels(fma);
     // A weight's packed copy goes when its last reference does.
     const dispose = backend.disposeData.bind(backend);
@@ -297,7 +309,7 @@ export class WasmGemm {
     if (g === undefined) {
       const threads = backend.wasm.tfjs.getThreadsCount?.() ?? 1;
       g = null;
-      if (threads <= 1 && backend.wasm.asm?.memory instanceof WebAssembly.Memory) {
+      if (threads <= 1 && heapMemory(backend.wasm)) {
         try {
           g = new WasmGemm(backend, opts.fma ?? hasRelaxedSimd());
         } catch {
@@ -313,7 +325,7 @@ export class WasmGemm {
     const slot = (fma ? 2 : 0) + (group === 1 ? 0 : 1);
     let d = this.drivers[slot];
     if (!d) {
-      const memory = this.backend.wasm.asm.memory;
+      const memory = this.memory;
       const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
       const instance = new WebAssembly.Instance(new WebAssembly.Module(gemmModuleBytes(fma, shared, group) as Uint8Array<ArrayBuffer>), { env: { memory } });
       d = {
@@ -389,7 +401,7 @@ export class WasmGemm {
     const { copy2d } = this.kernels(this.fma);
     const strips = Math.ceil(n / NR);
     const last = Math.floor((strips - 1) / group) * group;
-    if (n % (NR * group)) new Float32Array(this.backend.wasm.asm.memory.buffer, dst + stripOffset(last, k, group), k * NR * group).fill(0);
+    if (n % (NR * group)) new Float32Array(this.memory.buffer, dst + stripOffset(last, k, group), k * NR * group).fill(0);
     const rowFloats = NR * group;
     for (let s = 0; s < strips; s++) {
       const width = Math.min(NR, n - s * NR);
@@ -460,7 +472,7 @@ export class WasmGemm {
     // a view made after the allocation (one that grows the heap detaches older views)
     const tailOut = base + aFloats * 4;
     const tailBias = tailOut + Math.min(chunk, rows) * NR * 4;
-    const heap = new Float32Array(this.backend.wasm.asm.memory.buffer);
+    const heap = new Float32Array(this.memory.buffer);
     if (tail && biasAt) {
       for (let c = 0; c < NR; c++) heap[(tailBias >>> 2) + c] = c < tail ? heap[(biasAt >>> 2) + full * NR + c] : 0;
     }

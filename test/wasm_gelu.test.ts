@@ -123,3 +123,16 @@ test('no tensors left, and a non-float32 input is refused by name', () => {
   expect(() => tf.engine().runKernel(GELU_NEW_KERNEL, { x: ints })).toThrow(/ClvpGeluNew: a int32 tensor, expected float32/);
   ints.dispose();
 });
+
+test('a tfjs-wasm build that does not show its heap as a WebAssembly.Memory gets the same values from JS', () => {
+  const backend = tf.backend() as unknown as { makeOutput: (...a: unknown[]) => tf.TensorInfo; typedArrayFromHeap: (t: tf.TensorInfo) => Float32Array };
+  // the backend's own allocation and views, but no memory to import (as a build that hides it)
+  const hidden = { wasm: {}, makeOutput: backend.makeOutput.bind(backend), typedArrayFromHeap: backend.typedArrayFromHeap.bind(backend) };
+  const xs = Float32Array.from({ length: 4003 }, (_, i) => -10 + i * 0.005);
+  const x = tf.tensor1d(xs);
+  const info = tf.getKernel(GELU_NEW_KERNEL, 'wasm')!.kernelFunc({ inputs: { x }, attrs: {}, backend: hidden as unknown as tf.KernelBackend }) as tf.TensorInfo;
+  const y = tf.engine().makeTensorFromTensorInfo(info);
+  const fromJs = Array.from(y.dataSync());
+  tf.dispose([x, y]);
+  expect(worstError(xs, fromJs).ulps).toBeLessThan(3);
+});
