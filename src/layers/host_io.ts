@@ -17,6 +17,11 @@ function heapBackend(): HeapBackend | null {
   return typeof b.typedArrayFromHeap === 'function' && typeof b.makeOutput === 'function' ? (b as HeapBackend) : null;
 }
 
+/** Whether tensors of the current backend can be read and written in place on the host (wasm's heap). */
+export function onHostHeap(): boolean {
+  return heapBackend() !== null;
+}
+
 /**
  * A float32 tensor's values. On wasm a view on the backend's heap, not a copy: read it before the
  * next tfjs op (which may grow the heap, detaching the view, or reuse a freed tensor's memory) and
